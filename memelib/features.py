@@ -1,0 +1,131 @@
+"""Frozen features: run the encoders once over a split, store the vectors, reuse them.
+
+With frozen encoders, every epoch would compute the same text and image vectors again; the encoders
+are >99% of the cost. So we extract them once and train the fusion head on the stored vectors,
+thousands of memes per second instead of a few.
+
+A cache file is keyed by a fingerprint of (a) the encoders: their config and a hash of their weights,
+and (b) the data: every record's id, image path and text, and the bytes of every image. Any change,
+a new caption or an edited image, gives a new key, so a stale cache is never used. Files are
+safetensors in float16 (half the size, plenty of precision for a classifier head), written atomically.
+Explained in notebook 03.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from .annotations import Record
+from .data import make_loader
+from .model import MemeClassifier
+
+__all__ = ["default_cache_dir", "encoder_fingerprint", "data_fingerprint", "extract_features", "cached_features"]
+
+
+def default_cache_dir() -> Path:
+    """$MEMELIB_CACHE_DIR, else ~/.cache/memelib/features."""
+    return Path(os.environ.get("MEMELIB_CACHE_DIR") or Path.home() / ".cache" / "memelib" / "features")
+
+
+def encoder_fingerprint(model: MemeClassifier) -> str:
+    """Hash of the encoders' configs and weights."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps({"text": asdict(model.cfg.text), "image": asdict(model.cfg.image)}, sort_keys=True).encode())
+    for encoder in (model.text_encoder, model.image_encoder):
+        for name, tensor in encoder.state_dict().items():
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def data_fingerprint(records: Sequence[Record], root: str | Path) -> str:
+    """Hash of the records (id, image path, text) and of every image file's bytes."""
+    h = hashlib.blake2b(digest_size=16)
+    root = Path(root)
+    for r in records:
+        h.update(json.dumps([r.id, r.img, r.text]).encode())
+        with open(root / r.img, "rb") as f:
+            h.update(hashlib.file_digest(f, "blake2b").digest())
+    return h.hexdigest()
+
+
+@torch.inference_mode()
+def extract_features(
+    model: MemeClassifier,
+    records: Sequence[Record],
+    root: str | Path,
+    tokenizer: Any,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    num_workers: int = 0,
+    progress: bool = True,
+) -> dict[str, torch.Tensor]:
+    """{"text_features": (N, Dt), "image_features": (N, Di)} float32, in the order of `records`."""
+    cfg = model.cfg
+    loader = make_loader(
+        records, root, tokenizer, cfg.image.image_size, cfg.text.max_length, batch_size,
+        num_workers=num_workers, pin_memory=torch.device(device).type == "cuda",
+    )
+    model.eval().to(device)
+    text, image = [], []
+    for batch in tqdm(loader, desc="extracting features", disable=not progress, leave=False):
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        text.append(model.encode_text(batch["input_ids"], batch["attention_mask"]).float().cpu())  # (B, Dt)
+        image.append(model.encode_image(batch["pixel_values"]).float().cpu())  # (B, Di)
+    return {"text_features": torch.cat(text), "image_features": torch.cat(image)}  # (N, Dt), (N, Di)
+
+
+def cached_features(
+    model: MemeClassifier,
+    records: Sequence[Record],
+    root: str | Path,
+    tokenizer: Any,
+    cache_dir: str | Path | None = None,
+    log: Callable[[str], None] = print,
+    **extract_kwargs: Any,
+) -> dict[str, torch.Tensor]:
+    """`extract_features`, read from the cache when the same encoders already saw the same data."""
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    key = hashlib.blake2b(
+        (encoder_fingerprint(model) + data_fingerprint(records, root)).encode(), digest_size=16
+    ).hexdigest()
+    path = cache_dir / f"{key}.safetensors"
+    if path.exists():
+        try:
+            stored = load_file(str(path))
+            if stored["text_features"].shape[0] == len(records) == stored["image_features"].shape[0]:
+                log(f"feature cache: found {path.name} ({len(records)} memes), reusing it")
+                return {k: v.float() for k, v in stored.items()}
+            log(f"feature cache: {path} does not match its data, rebuilding it")
+        except (SafetensorError, OSError, KeyError, ValueError) as e:
+            log(f"feature cache: {path} is unreadable ({e}), rebuilding it")
+    log(f"feature cache: none for these encoders and data, extracting {len(records)} memes")
+    features = extract_features(model, records, root, tokenizer, **extract_kwargs)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".features.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file({k: _compact(v) for k, v in features.items()}, tmp, metadata={"n": str(len(records))})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    # Return what the cache holds, so that a first run and a cached run train on identical numbers.
+    return {k: _compact(v).float() for k, v in features.items()}
+
+
+def _compact(x: torch.Tensor) -> torch.Tensor:
+    """float16 when every value fits (|x| < 65504), else float32."""
+    half = x.half()
+    return (half if torch.isfinite(half).all() else x.float()).contiguous()

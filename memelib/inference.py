@@ -1,0 +1,76 @@
+"""Inference: probabilities from a model, and a `Predictor` that loads a run folder.
+
+    predictor = Predictor("artifacts/run")
+    predictor.predict("meme.png", "look at them")   # {"prob": 0.93, "label": 1}
+
+The label uses the decision threshold tuned on dev and stored with the model. This module never
+imports the training code: a deployed model needs only this file, the model and the run folder.
+Explained in notebook 06.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .annotations import Record
+from .checkpoint import load_run
+from .data import MemeCollator, image_transform, make_loader
+from .images import open_image, to_rgb
+from .model import MemeClassifier, resolve_device
+
+__all__ = ["predict_probs", "Predictor"]
+
+
+@torch.inference_mode()
+def predict_probs(
+    model: MemeClassifier, batches: Iterable[dict[str, torch.Tensor]], device: str | torch.device = "cpu", progress: bool = False
+) -> np.ndarray:
+    """Hateful-class probabilities (N,) for batches of raw inputs or cached features."""
+    model.eval()
+    probs = []
+    for batch in tqdm(batches, desc="predicting", disable=not progress, leave=False):
+        inputs = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k != "labels"}
+        logits = model(**inputs)  # (B, 2)
+        probs.append(torch.softmax(logits.float(), dim=-1)[:, 1].cpu())  # (B,): P(hateful)
+    return torch.cat(probs).numpy() if probs else np.zeros(0)
+
+
+class Predictor:
+    """A trained run folder, ready to score memes: one at a time, a batch, or a whole split."""
+
+    def __init__(self, run_dir: str | Path, device: str = "auto"):
+        self.device = resolve_device(device)
+        self.model, self.cfg, self.tokenizer, info = load_run(run_dir, self.device)
+        self.threshold: float = info.get("threshold", 0.5)
+        self.transform = image_transform(self.cfg.model.image.image_size)
+        self.collate = MemeCollator(self.tokenizer, self.cfg.model.text.max_length)
+
+    def _item(self, image: str | Path | Image.Image, text: str) -> dict[str, Any]:
+        pil = to_rgb(image) if isinstance(image, Image.Image) else open_image(image)
+        return {"text": text, "pixel_values": self.transform(pil), "label": -1}
+
+    def predict_batch(self, images: Sequence[str | Path | Image.Image], texts: Sequence[str]) -> list[dict[str, Any]]:
+        """[{"prob": P(hateful), "label": 0|1}, ...] for paired images (paths or PIL images) and captions."""
+        if len(images) != len(texts):
+            raise ValueError(f"got {len(images)} images but {len(texts)} captions")
+        batch = self.collate([self._item(i, t) for i, t in zip(images, texts)])
+        probs = predict_probs(self.model, [batch], self.device)
+        return [{"prob": float(p), "label": int(p >= self.threshold)} for p in probs]
+
+    def predict(self, image: str | Path | Image.Image, text: str) -> dict[str, Any]:
+        """{"prob": P(hateful), "label": 0|1} for one meme."""
+        return self.predict_batch([image], [text])[0]
+
+    def predict_records(self, records: Sequence[Record], root: str | Path, batch_size: int = 32, progress: bool = True) -> np.ndarray:
+        """P(hateful) (N,) for the records of a split."""
+        loader = make_loader(
+            records, root, self.tokenizer, self.cfg.model.image.image_size, self.cfg.model.text.max_length,
+            batch_size, pin_memory=self.device.type == "cuda",
+        )
+        return predict_probs(self.model, loader, self.device, progress=progress)

@@ -1,0 +1,196 @@
+"""The training loop: AdamW, linear warmup/decay, gradient clipping, class-weighted cross-entropy,
+early stopping on dev AUROC, the best model kept, a history of every epoch.
+
+Two modes:
+- frozen (`TrainConfig.freeze=True`, the default): encoders are locked, their features are extracted
+  once (and cached on disk, see memelib.features), and only the fusion head trains, on CPU in seconds;
+- fine-tune: every weight trains, from raw images and captions; encoders get a smaller learning rate.
+
+    fit(preset("offline"), "data/synthmemes", "artifacts/run")
+
+Explained in notebook 05.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from .annotations import read_split
+from .checkpoint import save_run, write_json
+from .config import Config, TrainConfig
+from .data import make_loader
+from .encoders import load_tokenizer
+from .features import cached_features
+from .inference import predict_probs
+from .metrics import compute_metrics, evaluation_report, format_report, tune_threshold
+from .model import MemeClassifier, build_model, resolve_device
+
+__all__ = ["seed_everything", "param_groups", "class_weights", "feature_batches", "fit"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch: the same seed gives the same run on the same CPU."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def param_groups(model: MemeClassifier, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """AdamW groups: no weight decay on biases and normalisation weights (decaying them only hurts);
+    encoders, when they train at all, get the smaller `encoder_lr`."""
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        no_decay = p.ndim < 2  # biases, LayerNorm and BatchNorm weights are the 1-D parameters
+        is_encoder = not name.startswith("fusion.")
+        groups.setdefault((is_encoder, no_decay), []).append(p)
+    return [
+        {
+            "params": params,
+            "lr": cfg.encoder_lr if is_encoder else cfg.lr,
+            "weight_decay": 0.0 if no_decay else cfg.weight_decay,
+        }
+        for (is_encoder, no_decay), params in sorted(groups.items())
+    ]
+
+
+def class_weights(labels: torch.Tensor, num_classes: int = 2) -> torch.Tensor:
+    """Inverse class frequency, N / (C * count_c): each class weighs the same in the loss in total."""
+    counts = torch.bincount(labels, minlength=num_classes).float().clamp(min=1)
+    return labels.numel() / (num_classes * counts)  # (C,)
+
+
+def feature_batches(
+    features: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int, generator: torch.Generator | None = None
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches of cached features, shuffled by `generator` (in order when None)."""
+    n = labels.numel()
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        yield {
+            "text_features": features["text_features"][idx],  # (B, Dt)
+            "image_features": features["image_features"][idx],  # (B, Di)
+            "labels": labels[idx],  # (B,)
+        }
+
+
+def fit(
+    cfg: Config,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    train_split: str = "train",
+    dev_split: str = "dev",
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train `cfg` on `data_dir`'s train split, select on dev, write a run folder to `out_dir`.
+    Returns {"history": [...], "best_epoch": int, "threshold": float, "report": metrics at 0.5 and tuned}."""
+    tc = cfg.train
+    out = Path(out_dir)
+    device = resolve_device(tc.device)
+    seed_everything(tc.seed)
+    train_records = read_split(data_dir, train_split, require_labels=True)
+    dev_records = read_split(data_dir, dev_split, require_labels=True)
+    model = build_model(cfg.model)  # pretrained encoders + a freshly seeded head
+    tokenizer = load_tokenizer(cfg.model.text)
+    y_train = torch.tensor([r.label for r in train_records])
+    y_dev = np.array([r.label for r in dev_records])
+
+    # -- data: cached features (frozen) or raw batches (fine-tune)
+    loader_args = dict(tokenizer=tokenizer, image_size=cfg.model.image.image_size, max_length=cfg.model.text.max_length)
+    if tc.freeze:
+        model.lock_encoders()
+        feats = {
+            split: cached_features(model, recs, data_dir, tokenizer, tc.cache_dir or None, log=log,
+                                   batch_size=64, device=device, num_workers=tc.num_workers, progress=progress)
+            for split, recs in (("train", train_records), ("dev", dev_records))
+        }
+        feats = {s: {k: v.to(device) for k, v in f.items()} for s, f in feats.items()}
+        generator = torch.Generator().manual_seed(tc.seed)
+        train_batches = lambda: feature_batches(feats["train"], y_train.to(device), tc.batch_size, generator)  # noqa: E731
+        dev_batches = lambda: feature_batches(feats["dev"], torch.from_numpy(y_dev).to(device), 256)  # noqa: E731
+        steps_per_epoch = -(-len(train_records) // tc.batch_size)
+    else:
+        pin = device.type == "cuda"
+        train_loader = make_loader(train_records, data_dir, batch_size=tc.batch_size, shuffle=True, seed=tc.seed,
+                                   num_workers=tc.num_workers, pin_memory=pin, **loader_args)
+        dev_loader = make_loader(dev_records, data_dir, batch_size=tc.batch_size, num_workers=tc.num_workers,
+                                 pin_memory=pin, **loader_args)
+        train_batches, dev_batches = (lambda: train_loader), (lambda: dev_loader)
+        steps_per_epoch = len(train_loader)
+    model.to(device)
+
+    # -- optimisation: AdamW, linear warmup then decay, class-weighted cross-entropy
+    optimizer = torch.optim.AdamW(param_groups(model, tc))
+    total_steps = steps_per_epoch * tc.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(tc.warmup_ratio * total_steps), total_steps)
+    weight = class_weights(y_train).to(device) if tc.class_weights else None
+    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log(
+        f"training {cfg.model.fusion.name} fusion, {'frozen encoders (cached features)' if tc.freeze else 'fine-tuning'}: "
+        f"{len(train_records)} train / {len(dev_records)} dev memes, {tc.epochs} epochs x {steps_per_epoch} steps, "
+        f"batch {tc.batch_size}, {n_trainable:,} trainable parameters, device {device}"
+    )
+
+    history: list[dict[str, Any]] = []
+    best_auroc, best_epoch, best_state, bad_epochs = -1.0, 0, None, 0
+    for epoch in range(1, tc.epochs + 1):
+        # -- forward, backward, update
+        model.train()
+        t0, total_loss, seen = time.perf_counter(), 0.0, 0
+        bar = tqdm(train_batches(), total=steps_per_epoch, desc=f"epoch {epoch}", disable=not progress, leave=False)
+        for batch in bar:
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            labels = batch.pop("labels")
+            loss = loss_fn(model(**batch), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), tc.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.item() * labels.numel()
+            seen += labels.numel()
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+
+        # -- evaluate on dev, keep the best model
+        dev_probs = predict_probs(model, dev_batches(), device)
+        m = compute_metrics(y_dev, dev_probs, 0.5)
+        row = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "dev_auroc": m["auroc"],
+               "dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"], "dev_recall_hateful": m["recall"][1],
+               "lr": scheduler.get_last_lr()[-1], "seconds": time.perf_counter() - t0}
+        history.append(row)
+        write_json(out / "history.json", history)
+        improved = m["auroc"] > best_auroc
+        if improved:
+            best_auroc, best_epoch, bad_epochs = m["auroc"], epoch, 0
+            best_state = copy.deepcopy({k: v for k, v in model.state_dict().items() if not tc.freeze or k.startswith("fusion.")})
+        else:
+            bad_epochs += 1
+        log(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  dev AUROC {m['auroc']:.4f}  acc {m['accuracy']:.4f}"
+            f"  macro-F1 {m['macro_f1']:.4f}{'  *best' if improved else ''}")
+        if bad_epochs >= tc.patience:
+            log(f"early stopping: no better dev AUROC for {tc.patience} epochs")
+            break
+
+    # -- restore the best epoch, tune the threshold on dev, write the run folder
+    model.load_state_dict(best_state, strict=False)
+    dev_probs = predict_probs(model, dev_batches(), device)
+    threshold = tune_threshold(y_dev, dev_probs)
+    report = evaluation_report(y_dev, dev_probs, threshold)
+    save_run(out, model, cfg, tokenizer, threshold)
+    write_json(out / "metrics.json", {"split": dev_split, "best_epoch": best_epoch, **report})
+    log(format_report(report, title=f"dev ({dev_split}), best epoch {best_epoch}"))
+    return {"history": history, "best_epoch": best_epoch, "threshold": threshold, "report": report}

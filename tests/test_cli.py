@@ -1,0 +1,69 @@
+"""The command line end to end, as a user runs it: synth, validate, train, evaluate, predict, submit."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def memelib(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "memelib", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"memelib {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cli")
+
+
+def test_end_to_end(workdir):
+    data, run = workdir / "memes", workdir / "run"
+    out = memelib("synth", str(data), "--n-train", "36", "--n-dev", "18", "--n-test", "9", "--image-size", "48", cwd=workdir)
+    assert "train 36" in out.stdout and (data / "img").is_dir()
+
+    out = memelib("validate", str(data), cwd=workdir)
+    assert "63" in out.stdout  # rows read
+
+    out = memelib("train", "--data", str(data), "--out", str(run), "--preset", "tiny", "--fusion", "late",
+                  "--epochs", "2", "--seed", "3", "--cache-dir", str(workdir / "cache"), "--quiet", cwd=workdir)
+    assert "training late fusion" in out.stdout and "dev AUROC" in out.stdout
+    assert json.loads((run / "config.json").read_text())["config"]["model"]["fusion"]["name"] == "late"
+    assert json.loads((run / "config.json").read_text())["config"]["train"]["seed"] == 3
+
+    out = memelib("evaluate", str(run), "--data", str(data), "--split", "dev", "--device", "cpu", cwd=workdir)
+    assert "AUROC" in out.stdout and "recall hateful" in out.stdout
+    report = json.loads((run / "eval-dev" / "metrics.json").read_text())
+    assert report["at_0.5"]["n"] == 18 and (run / "eval-dev" / "confusion_matrix.png").stat().st_size > 1000
+    train_metrics = json.loads((run / "metrics.json").read_text())
+    assert report["at_tuned"]["auroc"] == pytest.approx(train_metrics["at_tuned"]["auroc"], abs=1e-6)
+
+    first = json.loads((data / "dev.jsonl").read_text().splitlines()[0])
+    out = memelib("predict", str(run), "--image", str(data / first["img"]), "--text", first["text"], cwd=workdir)
+    pred = json.loads(out.stdout)
+    assert set(pred) == {"prob", "label"} and 0 <= pred["prob"] <= 1 and pred["label"] in (0, 1)
+
+    csv_path = workdir / "preds.csv"
+    memelib("submit", str(run), "--data", str(data), "--split", "test", "--out", str(csv_path), cwd=workdir)
+    rows = list(csv.DictReader(csv_path.open()))
+    test_ids = [str(json.loads(line)["id"]) for line in (data / "test.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == test_ids
+    assert all(0 <= float(r["proba"]) <= 1 and r["label"] in ("0", "1") for r in rows)
+
+
+def test_errors_are_clear_and_exit_nonzero(workdir):
+    bad = workdir / "bad"
+    (bad / "img").mkdir(parents=True)
+    (bad / "train.jsonl").write_text('{"id": 1, "img": "img/1.png", "text": "hi", "label": 0}\n{"id": 2, "img": \n')
+    out = memelib("validate", str(bad), cwd=workdir, check=False)
+    assert out.returncode == 1 and "train.jsonl:2" in out.stdout
+    out = memelib("train", "--data", str(bad), "--out", str(workdir / "r"), "--preset", "tiny", cwd=workdir, check=False)
+    assert out.returncode == 2 and "train.jsonl:2" in out.stderr
+    out = memelib("evaluate", str(workdir / "no-run"), "--data", str(bad), "--split", "train", cwd=workdir, check=False)
+    assert out.returncode == 2 and "error:" in out.stderr

@@ -1,0 +1,59 @@
+"""Checkpoints and the Predictor: round trip, broken files, one meme, a batch, PIL input."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from memelib.annotations import read_split
+from memelib.checkpoint import CheckpointError, load_run
+from memelib.inference import Predictor
+
+
+def test_predictor_matches_a_reloaded_model(tiny_run, synth_dir):
+    records = read_split(synth_dir, "dev")
+    predictor = Predictor(tiny_run, device="cpu")
+    probs = predictor.predict_records(records, synth_dir, progress=False)
+    assert probs.shape == (len(records),) and np.all((probs >= 0) & (probs <= 1))
+    one = predictor.predict(synth_dir / records[0].img, records[0].text)
+    assert one["prob"] == pytest.approx(float(probs[0]), abs=1e-5)
+    assert one["label"] == int(one["prob"] >= predictor.threshold)
+    with Image.open(synth_dir / records[1].img) as im:
+        pil = predictor.predict(im.convert("RGBA"), records[1].text)
+    assert pil["prob"] == pytest.approx(float(probs[1]), abs=1e-5)
+    batch = predictor.predict_batch([synth_dir / r.img for r in records[:3]], [r.text for r in records[:3]])
+    assert [b["prob"] for b in batch] == pytest.approx(probs[:3].tolist(), abs=1e-5)
+
+
+def test_reload_gives_identical_weights(tiny_run):
+    a, cfg, _, info = load_run(tiny_run)
+    b, _, _, _ = load_run(tiny_run)
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    assert cfg.model.text.name == "tiny" and 0 <= info["threshold"] <= 1
+
+
+def test_truncated_weights_fail_clearly(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    data = (run / "model.safetensors").read_bytes()
+    (run / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        load_run(run)
+
+
+def test_other_architecture_fails_clearly(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    info = json.loads((run / "config.json").read_text())
+    info["config"]["model"]["fusion"]["name"] = "cross"
+    (run / "config.json").write_text(json.dumps(info))
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_run(run)
+
+
+def test_missing_run_folder(tmp_path):
+    with pytest.raises(CheckpointError, match="not a run folder"):
+        load_run(tmp_path / "nothing")
