@@ -96,7 +96,8 @@ def fit(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train `cfg` on `data_dir`'s train split, select on dev, write a run folder to `out_dir`.
-    Returns {"history": [...], "best_epoch": int, "threshold": float, "report": metrics at 0.5 and tuned}."""
+    Returns {"history": [...], "best_epoch": int, "threshold": float, "report": metrics at 0.5 and tuned,
+    "dev_probs": P(hateful) of every dev meme, in file order}."""
     tc = cfg.train
     out = Path(out_dir)
     device = resolve_device(tc.device)
@@ -193,4 +194,4 @@ def fit(
     save_run(out, model, cfg, tokenizer, threshold)
     write_json(out / "metrics.json", {"split": dev_split, "best_epoch": best_epoch, **report})
     log(format_report(report, title=f"dev ({dev_split}), best epoch {best_epoch}"))
-    return {"history": history, "best_epoch": best_epoch, "threshold": threshold, "report": report}
+    return {"history": history, "best_epoch": best_epoch, "threshold": threshold, "report": report, "dev_probs": dev_probs}
