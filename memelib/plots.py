@@ -1,27 +1,39 @@
 """Figures for reports and notebooks. Only this module (and widgets) import matplotlib/seaborn.
 
-Figures are built with `matplotlib.figure.Figure`, not pyplot, so saving a PNG from the command line
-needs no display and changes no global state. Explained in notebook 06.
+Every function draws on an `Axes` you pass (or returns a new `Figure`), labels its axes and title, and
+changes no global state, so saving a PNG from the command line needs no display.
+Explained in notebooks 00 (gallery), 03 (projection), 04 (bars), 05 (curves) and 06 (ROC, confusion).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .annotations import Record
+from .images import open_image
 from .metrics import LABEL_NAMES
 
-__all__ = ["plot_confusion_matrix", "save_confusion_matrix"]
+__all__ = [
+    "plot_confusion_matrix",
+    "save_confusion_matrix",
+    "meme_gallery",
+    "plot_roc",
+    "plot_history",
+    "plot_bars",
+    "plot_projection",
+]
 
 
 def plot_confusion_matrix(cm: Sequence[Sequence[int]], ax: Axes, title: str = "", labels: Sequence[str] = LABEL_NAMES) -> Axes:
     """Draw a 2x2 confusion matrix (rows: true class, columns: predicted class) with counts in the cells."""
     import seaborn as sns
 
-    sns.heatmap(cm, annot=True, fmt="d", cmap="Blues", cbar=False, square=True, ax=ax,
+    sns.heatmap(np.asarray(cm), annot=True, fmt="d", cmap="Blues", cbar=False, square=True, ax=ax,
                 xticklabels=labels, yticklabels=labels, annot_kws={"size": 14})
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
@@ -38,3 +50,103 @@ def save_confusion_matrix(cm: Sequence[Sequence[int]], path: str | Path, title: 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
+
+
+def _short(text: str, width: int = 28) -> str:
+    """Wrap a caption onto lines of about `width` characters for a subplot title."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "\n".join(lines + [line])
+
+
+def meme_gallery(
+    records: Sequence[Record], root: str | Path, notes: Sequence[str] | None = None, ncols: int = 4, size: float = 2.6
+) -> Figure:
+    """A grid of memes, each titled with its caption and an optional note (label, probability, kind)."""
+    n = max(len(records), 1)
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(size * ncols, (size + 0.8) * nrows), dpi=90)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(records):
+            continue
+        r = records[i]
+        ax.imshow(open_image(Path(root) / r.img))
+        note = f"\n{notes[i]}" if notes is not None else ""
+        ax.set_title(f"{_short(r.text)}{note}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_roc(labels: np.ndarray, probs: np.ndarray, ax: Axes, name: str = "model", threshold: float | None = None) -> Axes:
+    """ROC curve (false positive rate vs true positive rate) with its AUROC, and a dot at `threshold`."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fpr, tpr, _ = roc_curve(labels, probs)
+    ax.plot(fpr, tpr, label=f"{name} (AUROC {roc_auc_score(labels, probs):.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance (AUROC 0.5)")
+    if threshold is not None:
+        preds = np.asarray(probs) >= threshold
+        y = np.asarray(labels).astype(bool)
+        ax.scatter([(preds & ~y).sum() / max((~y).sum(), 1)], [(preds & y).sum() / max(y.sum(), 1)], color="red", zorder=3,
+                   label=f"threshold {threshold:.2f}")
+    ax.set_xlabel("false positive rate (benign memes flagged)")
+    ax.set_ylabel("true positive rate (hateful memes caught)")
+    ax.set_title("ROC curve")
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def plot_history(history: Sequence[dict[str, Any]], axes: Sequence[Axes], label: str = "") -> None:
+    """Training curves from `history.json`: train loss on axes[0], dev AUROC on axes[1]."""
+    epochs = [row["epoch"] for row in history]
+    axes[0].plot(epochs, [row["train_loss"] for row in history], marker="o", label=label or None)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("training loss (cross-entropy)")
+    axes[0].set_title("loss")
+    axes[1].plot(epochs, [row["dev_auroc"] for row in history], marker="o", label=label or None)
+    axes[1].set_xlabel("epoch")
+    axes[1].set_ylabel("dev AUROC")
+    axes[1].set_title("dev AUROC")
+    if label:
+        for ax in axes:
+            ax.legend(fontsize=8)
+
+
+def plot_bars(
+    values: dict[str, float], ax: Axes, ylabel: str = "dev AUROC", title: str = "", xlabel: str = "fusion head",
+    chance: float | None = 0.5,
+) -> Axes:
+    """A labelled bar chart of one number per name (e.g. AUROC per fusion head), values printed on bars."""
+    names = list(values)
+    bars = ax.bar(names, [values[n] for n in names], color="tab:blue")
+    for bar, name in zip(bars, names):
+        ax.annotate(f"{values[name]:.3f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    if chance is not None:
+        ax.axhline(chance, linestyle="--", color="grey", label=f"chance ({chance})")
+        ax.legend(fontsize=8)
+    ax.set_ylim(0, 1.08)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return ax
+
+
+def plot_projection(points: np.ndarray, labels: np.ndarray, ax: Axes, title: str, names: Sequence[str] = LABEL_NAMES) -> Axes:
+    """A 2-D scatter (e.g. PCA of features) coloured by class."""
+    points, labels = np.asarray(points), np.asarray(labels)
+    for c, name in enumerate(names):
+        sel = labels == c
+        ax.scatter(points[sel, 0], points[sel, 1], s=8, alpha=0.6, label=name)
+    ax.set_xlabel("component 1")
+    ax.set_ylabel("component 2")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax

@@ -28,6 +28,9 @@ How a meme is made, in plain words:
   same picture under another caption (``benign_text_swap``: half the time the same group with the
   other frame, half the time a caption without a group). The rest are ``benign_plain`` memes.
   So a model that reads only the text, or only looks at the picture, cannot solve the task.
+- **Unseen phrasings.** Training captions use 7 of the 10 templates of each frame; dev and test use all
+  10, so about 30% of their group captions are phrased in a way training never showed (``unseen`` in
+  the meta), as in the real dataset's "unseen" splits. The model must generalise from meaning.
 - The caption is drawn on the picture in a randomly varied size and position. Otherwise an image
   model could recognise each caption template by the shapes of its letters, learn its frame, and
   solve the task from the picture alone.
@@ -96,6 +99,9 @@ PLAIN_TEMPLATES = (
 FRAMES = ("is", "never")
 SPLITS = ("train", "dev", "test")
 FIRST_ID = 10000  # the first meme id; ids go up across train, dev, test
+# Train captions use only the first 7 templates of each frame; dev and test use all 10, so about 30% of
+# their group captions are phrasings the model never saw in training (like the real "unseen" splits).
+TRAIN_TEMPLATES = 7
 
 
 @dataclass
@@ -123,9 +129,12 @@ def _scene_names(valence: str) -> list[str]:
     return sorted(name for name, (v, _) in SCENES.items() if v == valence)
 
 
-def _group_caption(rng: random.Random, group: str, frame: str) -> str:
+def _group_caption(rng: random.Random, group: str, frame: str, n_templates: int) -> tuple[str, bool]:
+    """A caption of `frame` about `group` from the first `n_templates` templates, and whether its
+    template is one that training never shows ("unseen")."""
     templates = IS_TEMPLATES if frame == "is" else NEVER_TEMPLATES
-    return rng.choice(templates).format(g=group)
+    i = rng.randrange(min(n_templates, len(templates)))
+    return templates[i].format(g=group), i >= TRAIN_TEMPLATES
 
 
 def _plain_caption(rng: random.Random) -> str:
@@ -141,30 +150,32 @@ def _meme(kind: str, text: str, group: str | None, frame: str | None,
             "scene_seed": scene_seed, "valence": valence, "label": label_rule(group, frame, valence)}
 
 
-def _plan_split(n: int, rng: random.Random) -> list[dict]:
+def _plan_split(n: int, rng: random.Random, n_templates: int) -> list[dict]:
     """Plan ``n`` memes: ``n // 3`` hateful triplets with their two benign twins, then plain ones."""
     memes: list[dict] = []
     for t in range(n // 3):
         group, frame = rng.choice(GROUPS), rng.choice(FRAMES)
-        text = _group_caption(rng, group, frame)
+        text, unseen = _group_caption(rng, group, frame, n_templates)
         valence = "degrading" if frame == "is" else "pleasant"  # the two hateful combinations
         other = "pleasant" if valence == "degrading" else "degrading"
         hateful = _meme("hateful", text, group, frame, valence, rng)
         image_swap = _meme("benign_image_swap", text, group, frame, other, rng)
         if rng.random() < 0.5:  # same group, other frame: the XOR flips back to benign
             frame2 = "never" if frame == "is" else "is"
-            text2, group2 = _group_caption(rng, group, frame2), group
+            (text2, unseen2), group2 = _group_caption(rng, group, frame2, n_templates), group
         else:  # no group at all
-            text2, group2, frame2 = _plain_caption(rng), None, None
+            text2, group2, frame2, unseen2 = _plain_caption(rng), None, None, False
         text_swap = _meme("benign_text_swap", text2, group2, frame2, valence, rng,
                           hateful["scene"], hateful["scene_seed"])
+        hateful["unseen"] = image_swap["unseen"] = unseen
+        text_swap["unseen"] = unseen2
         for m in (hateful, image_swap, text_swap):
             m["triplet"] = t
         memes += [hateful, image_swap, text_swap]
     for _ in range(n - 3 * (n // 3)):
         plain = _meme("benign_plain", _plain_caption(rng), None, None,
                       rng.choice(("degrading", "pleasant")), rng)
-        plain["triplet"] = None
+        plain["triplet"], plain["unseen"] = None, False
         memes.append(plain)
     rng.shuffle(memes)
     return memes
@@ -186,7 +197,8 @@ def load_meta(data_dir: str | Path) -> dict[str, dict]:
     """Read ``meta.jsonl`` of a SynthMemes folder: ``str(id)`` -> how that meme was made.
 
     Each record has ``id``, ``split``, ``kind``, ``group``, ``frame``, ``scene``, ``scene_seed``,
-    ``valence``, ``label`` and ``triplet`` (the id of the hateful meme of its triplet, or None).
+    ``valence``, ``label``, ``triplet`` (the id of the hateful meme of its triplet, or None) and
+    ``unseen`` (True when the caption's template never appears in train).
     """
     with open(Path(data_dir) / "meta.jsonl", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
@@ -216,7 +228,8 @@ def generate(out_dir: str | Path, cfg: SynthConfig | None = None, progress: bool
         raise FileExistsError(f"{out} holds train.jsonl but no meta.jsonl: not a SynthMemes folder")
     (out / "img").mkdir(parents=True, exist_ok=True)
     sizes = {"train": cfg.n_train, "dev": cfg.n_dev, "test": cfg.n_test}
-    plans = {s: _plan_split(sizes[s], random.Random(f"synthmemes:{cfg.seed}:{s}")) for s in SPLITS}
+    n_templates = {"train": TRAIN_TEMPLATES, "dev": len(IS_TEMPLATES), "test": len(IS_TEMPLATES)}
+    plans = {s: _plan_split(sizes[s], random.Random(f"synthmemes:{cfg.seed}:{s}"), n_templates[s]) for s in SPLITS}
     next_id, meta = FIRST_ID, []
     for split in SPLITS:
         for m in plans[split]:
@@ -237,7 +250,7 @@ def generate(out_dir: str | Path, cfg: SynthConfig | None = None, progress: bool
                 row["label"] = m["label"]
             rows.append(row)
             meta.append({k: m[k] for k in ("id", "split", "kind", "group", "frame", "scene",
-                                           "scene_seed", "valence", "label", "triplet")})
+                                           "scene_seed", "valence", "label", "triplet", "unseen")})
             bar.update(1)
         _write_jsonl(out / f"{split}.jsonl", rows)
     bar.close()

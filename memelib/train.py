@@ -152,7 +152,9 @@ def fit(
         # -- forward, backward, update
         model.train()
         t0, total_loss, seen = time.perf_counter(), 0.0, 0
-        bar = tqdm(train_batches(), total=steps_per_epoch, desc=f"epoch {epoch}", disable=not progress, leave=False)
+        # a bar per batch only when batches are slow (fine-tuning); cached-feature epochs take a second
+        bar = tqdm(train_batches(), total=steps_per_epoch, desc=f"epoch {epoch}", disable=not progress or tc.freeze,
+                   leave=False)
         for batch in bar:
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             labels = batch.pop("labels")

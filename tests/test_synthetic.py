@@ -65,7 +65,7 @@ def test_images_open_with_configured_size(small_dir: Path) -> None:
 
 def test_meta_matches_jsonl(small_dir: Path) -> None:
     meta = load_meta(small_dir)
-    keys = {"id", "split", "kind", "group", "frame", "scene", "scene_seed", "valence", "label", "triplet"}
+    keys = {"id", "split", "kind", "group", "frame", "scene", "scene_seed", "valence", "label", "triplet", "unseen"}
     assert len(meta) == SMALL.n_train + SMALL.n_dev + SMALL.n_test
     for split in SPLITS:
         for row in _read_jsonl(small_dir / f"{split}.jsonl"):
@@ -191,3 +191,26 @@ def test_tiny_splits(tmp_path: Path) -> None:
     assert counts == {"train": 2, "dev": 0, "test": 1}
     assert {m["kind"] for m in load_meta(tmp_path / "t").values()} == {"benign_plain"}
     assert (tmp_path / "t" / "dev.jsonl").read_text() == ""
+
+
+def test_train_never_shows_the_unseen_phrasings(tmp_path):
+    from memelib.synthetic import IS_TEMPLATES, NEVER_TEMPLATES, TRAIN_TEMPLATES
+
+    generate(tmp_path, SynthConfig(n_train=300, n_dev=300, n_test=30, seed=0, image_size=32))
+    meta = load_meta(tmp_path)
+    assert not any(m["unseen"] for m in meta.values() if m["split"] == "train")
+    dev_group = [m for m in meta.values() if m["split"] == "dev" and m["group"]]
+    share = sum(m["unseen"] for m in dev_group) / len(dev_group)
+    assert 0.15 < share < 0.45, share
+    seen = {t.format(g=g) for t in IS_TEMPLATES[:TRAIN_TEMPLATES] + NEVER_TEMPLATES[:TRAIN_TEMPLATES] for g in GROUPS}
+    train_group_texts = {m_text for m_text, m in _texts_and_meta(tmp_path, "train") if m["group"]}
+    assert train_group_texts <= seen
+    dev_unseen = {m_text for m_text, m in _texts_and_meta(tmp_path, "dev") if m["unseen"]}
+    assert dev_unseen and not dev_unseen & seen
+
+
+def _texts_and_meta(folder, split):
+    meta = load_meta(folder)
+    for line in (folder / f"{split}.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        yield row["text"], meta[str(row["id"])]
