@@ -11,8 +11,14 @@ export TOKENIZERS_PARALLELISM := false
 
 DATA := data/synthmemes
 RUN  := artifacts/demo-run
+# Jupyter, IPython and Matplotlib write their settings here, not in the home folder.
+SCRATCH := $(CURDIR)/artifacts/.home
+export JUPYTER_CONFIG_DIR := $(SCRATCH)/jupyter
+export IPYTHONDIR := $(SCRATCH)/ipython
+export MPLCONFIGDIR := $(SCRATCH)/matplotlib
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: venv demo test bench-fusion clean
+.PHONY: venv demo test notebooks student lab bench-fusion notebook-times clean
 
 venv: $(STAMP)
 
@@ -29,12 +35,30 @@ demo: $(STAMP)
 	$(PY) -m memelib train --data $(DATA) --out $(RUN) --preset offline --fusion concat --cache-dir artifacts/cache
 	$(PY) -m memelib evaluate $(RUN) --data $(DATA) --split dev --report-dir artifacts/demo-report
 
+# Unit tests, then every notebook run top to bottom and compared with its saved outputs (nbval).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest tests notebooks $(NBVAL)
+
+# Re-execute every notebook in place, refreshing its saved outputs.
+notebooks: $(STAMP)
+	cd notebooks && for nb in [0-9]*.ipynb; do \
+		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
+
+# Exercise copies of the notebooks, worked answers replaced by `...`, in student/ (not in git).
+student: $(STAMP)
+	$(PY) -m memelib.exercises notebooks student
+
+# JupyterLab on the course.
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+# Seconds each notebook takes, run top to bottom: artifacts/notebook_times.json
+notebook-times: $(STAMP)
+	$(PY) benchmarks/notebook_times.py --out artifacts/notebook_times.json
 
 # AUROC of every fusion head on SynthMemes dev (offline preset, frozen features): artifacts/fusion_bench.json
 bench-fusion: $(STAMP)
 	$(PY) benchmarks/fusion_table.py --out artifacts/fusion_bench.json
 
 clean:
-	rm -rf artifacts/demo-run artifacts/demo-report artifacts/cache $(DATA)
+	rm -rf artifacts/demo-run artifacts/demo-report artifacts/cache artifacts/runs $(DATA) student

@@ -1,0 +1,119 @@
+"""What every course notebook does first: find the project, the data, the device; check the set-up.
+
+    course = setup(preset="offline", data_dir=None, device="auto")
+    course.cfg          # the preset's Config, device filled in
+    course.data_dir     # SynthMemes in data/synthmemes (made if missing), or your Hateful Memes folder
+    course.cache_dir    # artifacts/cache: features extracted by one notebook are reused by the next
+
+Switching a notebook to the real data and a GPU is one line: `setup("full", "../data/hateful_memes")`.
+Explained in notebook 00.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Config, preset
+
+__all__ = ["Course", "setup", "project_root", "ensure_synthmemes", "environment_report", "meme_kinds"]
+
+
+@dataclass
+class Course:
+    cfg: Config  # the preset, with the device and the cache folder filled in
+    data_dir: Path  # folder with img/ and the .jsonl files
+    artifacts: Path  # where runs and caches go
+    synthetic: bool  # True for SynthMemes (its meta.jsonl tells how each meme was made)
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.cfg.train.cache_dir)
+
+    def run_dir(self, name: str) -> Path:
+        """A run folder under artifacts/runs/, named after the notebook's experiment."""
+        return self.artifacts / "runs" / name
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The folder holding memelib's pyproject.toml, searched upwards from `start` (default: the
+    current folder, which is notebooks/ in JupyterLab); the current folder when there is none."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").exists() and (folder / "memelib").is_dir():
+            return folder
+    return here
+
+
+def ensure_synthmemes(data_dir: str | Path, **synth_args: Any) -> bool:
+    """Generate SynthMemes in `data_dir` unless it already holds exactly that set. True when it generated."""
+    from .synthetic import SynthConfig, generate
+
+    cfg = SynthConfig(**synth_args)
+    folder = Path(data_dir)
+    want = {"train": cfg.n_train, "dev": cfg.n_dev, "test": cfg.n_test}
+    marker = folder / ".synthconfig"
+    if marker.exists() and marker.read_text() == repr(cfg) and all(
+        (folder / f"{s}.jsonl").exists() and _count_lines(folder / f"{s}.jsonl") == n for s, n in want.items()
+    ):
+        return False
+    generate(folder, cfg)
+    marker.write_text(repr(cfg))
+    return True
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def setup(preset_name: str = "offline", data_dir: str | Path | None = None, device: str = "auto", **overrides: Any) -> Course:
+    """The course's starting point: a preset, a data folder (SynthMemes when None) and a device."""
+    root = project_root()
+    artifacts = root / "artifacts"
+    synthetic = data_dir is None
+    if synthetic:
+        data_dir = root / "data" / "synthmemes"
+        ensure_synthmemes(data_dir)
+    data_dir = Path(data_dir).resolve()
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"{data_dir}: no such data folder. Put the Hateful Memes files there (img/ and *.jsonl) or use data_dir=None for SynthMemes.")
+    cfg = preset(preset_name, device=device, cache_dir=str(artifacts / "cache"), **overrides)
+    return Course(cfg=cfg, data_dir=data_dir, artifacts=artifacts, synthetic=synthetic and (data_dir / "meta.jsonl").exists())
+
+
+def environment_report() -> dict[str, str]:
+    """Versions, device and model availability: what notebook 00 checks before the course starts."""
+    import torch
+    import transformers
+
+    from .encoders import ModelUnavailableError, offline_text_model_dir
+
+    try:
+        offline = str(offline_text_model_dir())
+    except ModelUnavailableError as e:
+        offline = f"MISSING: {e}"
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (the CPU is used)"
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "cpu threads": str(torch.get_num_threads()),
+        "gpu": gpu,
+        "offline text model": offline,
+        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "unset"),
+    }
+
+
+def meme_kinds(data_dir: str | Path, ids: list[str]) -> list[str] | None:
+    """SynthMemes' kind of each meme ("hateful", "benign_text_swap", ...), or None for other data."""
+    path = Path(data_dir) / "meta.jsonl"
+    if not path.exists():
+        return None
+    from .synthetic import load_meta
+
+    meta = load_meta(data_dir)
+    return [meta[str(i)]["kind"] for i in ids]
