@@ -19,7 +19,15 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["LABEL_NAMES", "compute_metrics", "tune_threshold", "evaluation_report", "format_report"]
+__all__ = [
+    "LABEL_NAMES",
+    "compute_metrics",
+    "tune_threshold",
+    "evaluation_report",
+    "format_report",
+    "auroc_by_kind",
+    "most_confident_mistakes",
+]
 
 LABEL_NAMES = ("not hateful", "hateful")
 
@@ -78,3 +86,26 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
         lines.append(f"confusion ({name}): true 0 -> [{tn} {fp}]  true 1 -> [{fn} {tp}]   (columns: predicted 0, 1)")
     lines.append(f"memes: {a['n']} ({a['support'][1]} hateful)")
     return "\n".join(lines)
+
+
+def auroc_by_kind(labels: np.ndarray, probs: np.ndarray, kinds: list[str], positive: str = "hateful") -> dict[str, float]:
+    """For each kind of benign meme (e.g. SynthMemes' "benign_text_swap"), the AUROC of the `positive`
+    memes against that kind only: which confounders fool the model? NaN where a kind has no memes."""
+    kinds_arr = np.asarray(kinds)
+    probs = np.asarray(probs, dtype=float)
+    pos = kinds_arr == positive
+    out = {}
+    for kind in sorted(set(kinds) - {positive}):
+        sel = pos | (kinds_arr == kind)
+        y = pos[sel].astype(int)
+        out[kind] = float(roc_auc_score(y, probs[sel])) if 0 < y.sum() < y.size else float("nan")
+    return out
+
+
+def most_confident_mistakes(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5, k: int = 8) -> list[int]:
+    """Indices of the `k` wrong predictions farthest from the threshold (the model was most sure)."""
+    labels = np.asarray(labels).astype(int)
+    probs = np.asarray(probs, dtype=float)
+    wrong = np.flatnonzero((probs >= threshold).astype(int) != labels)
+    order = np.argsort(-np.abs(probs[wrong] - threshold), kind="stable")
+    return [int(i) for i in wrong[order][:k]]

@@ -30,3 +30,14 @@ def test_tuned_threshold_is_at_least_as_good_as_half():
 
 def test_single_class_auroc_is_nan_not_an_exception():
     assert np.isnan(compute_metrics(np.array([1, 1]), np.array([0.2, 0.9]))["auroc"])
+
+
+def test_auroc_by_kind_and_confident_mistakes():
+    from memelib.metrics import auroc_by_kind, most_confident_mistakes
+
+    kinds = ["hateful", "hateful", "benign_text_swap", "benign_text_swap", "benign_plain"]
+    probs = np.array([0.9, 0.6, 0.7, 0.1, 0.2])
+    by = auroc_by_kind(np.array([1, 1, 0, 0, 0]), probs, kinds)
+    assert by == {"benign_plain": 1.0, "benign_text_swap": 0.75}
+    assert most_confident_mistakes(np.array([1, 1, 0, 0, 0]), probs, 0.5, k=3) == [2]
+    assert most_confident_mistakes(np.array([0, 1, 1, 0, 0]), probs, 0.5) == [0, 2]
