@@ -40,4 +40,4 @@ def test_auroc_by_kind_and_confident_mistakes():
     by = auroc_by_kind(np.array([1, 1, 0, 0, 0]), probs, kinds)
     assert by == {"benign_plain": 1.0, "benign_text_swap": 0.75}
     assert most_confident_mistakes(np.array([1, 1, 0, 0, 0]), probs, 0.5, k=3) == [2]
-    assert most_confident_mistakes(np.array([0, 0, 1, 1, 0]), probs, 0.5) == [0, 1, 3]
+    assert most_confident_mistakes(np.array([0, 0, 1, 1, 0]), probs, 0.5) == [0, 3, 1]
