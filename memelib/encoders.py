@@ -69,7 +69,20 @@ def _reachable(host: str, timeout: float = 3.0) -> bool:
 
 
 def _hf_load(cls: Any, name: str, **kwargs: Any) -> Any:
-    """`cls.from_pretrained(name)` that fails fast offline (transformers alone retries for ~50 s)."""
+    """`cls.from_pretrained(name)` that fails fast offline (transformers alone retries for ~50 s)
+    and shows no per-tensor "Loading weights" bar (the previous setting is restored afterwards)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return _hf_load_quiet(cls, name, **kwargs)
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _hf_load_quiet(cls: Any, name: str, **kwargs: Any) -> Any:
     if Path(name).expanduser().exists():
         return cls.from_pretrained(str(Path(name).expanduser()), **kwargs)
     try:  # already in the local Hugging Face cache?
