@@ -53,3 +53,19 @@ def test_lock_encoders_freezes_towers_only():
 def test_device_auto_is_cpu_without_gpu():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected
+
+
+def test_full_preset_architecture_gives_the_course_shapes():
+    """The `full` design (DistilBERT-base + ResNet50 -> 2816 -> 512 -> 2), built with random weights
+    because the pretrained ones would need a download."""
+    from transformers import DistilBertConfig
+
+    cfg = preset("full")
+    model = build_model(cfg.model, text_backbone_config=DistilBertConfig().to_dict()).eval()
+    ids = torch.tensor([[101, 2049, 2037, 102]])
+    with torch.no_grad():
+        t = model.encode_text(ids, torch.ones_like(ids))
+        v = model.encode_image(torch.randn(1, 3, 224, 224))
+        logits = model(text_features=t, image_features=v)
+    assert t.shape == (1, 768) and v.shape == (1, 2048) and logits.shape == (1, 2)
+    assert model.fusion.mlp[0].in_features == 2816
