@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Config": "config", "ModelConfig": "config", "TrainConfig": "config", "TextEncoderConfig": "config",
     "ImageEncoderConfig": "config", "FusionConfig": "config", "PRESETS": "config", "preset": "config",
-    "Record": "annotations", "read_split": "annotations", "validate": "annotations", "AnnotationError": "annotations",
+    "Record": "annotations", "read_split": "annotations", "validate": "validation", "load_split": "validation", "DataError": "validation", "AnnotationError": "annotations",
     "open_image": "images", "ImageError": "images",
     "SynthConfig": "synthetic", "generate": "synthetic", "load_meta": "synthetic",
     "MemeDataset": "data", "MemeCollator": "data", "make_loader": "data", "image_transform": "data",

@@ -5,27 +5,22 @@ A data folder holds ``img/`` and one ``.jsonl`` file per split, one meme per lin
     {"id": 42953, "img": "img/42953.png", "text": "its their character not ...", "label": 0}
 
 :func:`read_split` turns a split into :class:`Record` objects and stops at the first unusable
-line with ``file:line: reason``. :func:`validate` reads every line of every split, checks the
-images too, and returns a :class:`ValidationReport` listing every problem. Notebook 00 (looking
-at the data) walks through both. Images are opened with :func:`memelib.images.open_image`.
+line with ``file:line: reason``. `memelib.validation` reads every line of every split, checks the
+images too, and reports every problem. Notebook 00 (looking at the data) walks through both.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import posixpath
 import reprlib
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterator
 
-from .images import ImageError, open_image
-
 __all__ = [
-    "SPLIT_ALIASES", "Record", "AnnotationError", "Problem", "ValidationReport",
-    "split_path", "available_splits", "parse_line", "read_split", "validate",
+    "SPLIT_ALIASES", "Record", "AnnotationError", "Problem",
+    "split_path", "available_splits", "parse_line", "read_split",
 ]
 
 _DEV_FILES = ("dev.jsonl", "val.jsonl", "dev_seen.jsonl", "dev_unseen.jsonl")
@@ -88,36 +83,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.reason}"
-
-
-@dataclass
-class ValidationReport:
-    """Everything :func:`validate` found in a data folder."""
-
-    problems: list[Problem] = field(default_factory=list)  # every problem, file by file, line by line
-    rows_read: int = 0  # non-blank lines read, usable or not
-    rows_usable: int = 0  # rows with no fatal problem
-    files: list[str] = field(default_factory=list)  # the .jsonl files that were checked
-
-    @property
-    def ok(self) -> bool:
-        """True when no problem is fatal (warnings are allowed)."""
-        return not any(problem.fatal for problem in self.problems)
-
-    def by_code(self) -> Counter:
-        """How many problems of each code, e.g. ``Counter({"missing_image": 3})``."""
-        return Counter(problem.code for problem in self.problems)
-
-    def format(self) -> str:
-        """Every problem on its own line, then a short summary."""
-        lines = [f"{p} [{p.code}{'' if p.fatal else ', warning'}]" for p in self.problems]
-        lines.append(
-            f"{len(self.files)} file(s), {self.rows_read} rows read, {self.rows_usable} usable"
-        )
-        counts = ", ".join(f"{code}: {n}" for code, n in sorted(self.by_code().items()))
-        lines.append(f"problems: {counts or 'none'}")
-        lines.append("OK" if self.ok else "NOT OK: some rows cannot be used")
-        return "\n".join(lines)
 
 
 def split_path(data_dir: str | os.PathLike, split: str) -> Path:
@@ -194,100 +159,6 @@ def read_split(data_dir: str | os.PathLike, split: str, require_labels: bool = F
         first_line[record.id] = number
         records.append(record)
     return records
-
-
-def validate(
-    data_dir: str | os.PathLike,
-    splits: list[str] | None = None,
-    check_images: bool = True,
-) -> ValidationReport:
-    """Check splits of a data folder and report every problem rather than stopping at the first.
-
-    ``splits`` defaults to every split file present. Labels are required except in test files.
-    Besides the per-line checks of :func:`parse_line` this finds repeated ids in a file, one
-    image given two labels, missing image files and, with ``check_images``, images that
-    :func:`memelib.images.open_image` refuses. Unsafe image paths are never opened.
-    """
-    if splits is None:
-        splits = available_splits(data_dir)
-        if not splits:
-            looked_for = ", ".join(_SPLIT_FILES)
-            raise FileNotFoundError(f"no split files in {data_dir}; looked for {looked_for}")
-    # "dev" and "dev_seen" may name the same file: check it once
-    paths = list(dict.fromkeys(split_path(data_dir, split) for split in splits))
-    report = ValidationReport(files=[str(p) for p in paths])
-    image_problems: dict[Path, tuple[str, str] | None] = {}  # each image is opened once
-    for path in paths:
-        _validate_file(path, report, check_images, image_problems)
-    return report
-
-
-def _validate_file(
-    path: Path,
-    report: ValidationReport,
-    check_images: bool,
-    image_problems: dict[Path, tuple[str, str] | None],
-) -> None:
-    """Add the problems of one ``.jsonl`` file to ``report``."""
-    require_label = not path.stem.startswith("test")  # test files may omit labels
-    first_line: dict[str, int] = {}  # id -> line it first appeared on
-    label_of_image: dict[str, tuple[int, int]] = {}  # normalised img -> (label, line)
-    for number, raw in _raw_lines(path):
-        record, problems = _check_line(raw, str(path), number, require_label)
-        if record is None and not problems:
-            continue  # a blank line
-        report.rows_read += 1
-        if record is not None:
-            problems += _record_problems(
-                record, path, first_line, label_of_image, check_images, image_problems
-            )
-        report.problems += problems
-        if not any(problem.fatal for problem in problems):
-            report.rows_usable += 1
-
-
-def _record_problems(
-    record: Record,
-    path: Path,
-    first_line: dict[str, int],
-    label_of_image: dict[str, tuple[int, int]],
-    check_images: bool,
-    image_problems: dict[Path, tuple[str, str] | None],
-) -> list[Problem]:
-    """Problems that need more than the line itself: repeats, conflicts and the image file."""
-    where = (str(path), record.line)
-    if record.id in first_line:
-        return [Problem(*where, _duplicate_reason(record.id, first_line[record.id]), "duplicate_id")]
-    first_line[record.id] = record.line
-    problems = []
-    key = posixpath.normpath(record.img.replace("\\", "/"))
-    if record.label is not None:
-        earlier = label_of_image.setdefault(key, (record.label, record.line))
-        if earlier[0] != record.label:
-            reason = (
-                f"image {record.img!r} has label {record.label} here "
-                f"but {earlier[0]} on line {earlier[1]}"
-            )
-            problems.append(Problem(*where, reason, "conflicting_labels", fatal=False))
-    image = path.parent / key
-    if image not in image_problems:
-        image_problems[image] = _image_problem(image, check_images)
-    if image_problems[image] is not None:
-        code, reason = image_problems[image]
-        problems.append(Problem(*where, reason, code))
-    return problems
-
-
-def _image_problem(image: Path, check_images: bool) -> tuple[str, str] | None:
-    """(code, reason) when an image file is missing or cannot be opened, else None."""
-    if not image.is_file():
-        return "missing_image", f"image file not found: {image}"
-    if check_images:
-        try:
-            open_image(image)
-        except ImageError as error:
-            return "bad_image", f"cannot use image {image}: {error.reason}"
-    return None
 
 
 def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:

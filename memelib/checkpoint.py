@@ -13,6 +13,7 @@ a file from another architecture, or a truncated one, fails with a message namin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -26,7 +27,18 @@ from safetensors.torch import load_file, save_file
 from .config import Config, config_from_dict
 from .model import MemeClassifier, build_model
 
-__all__ = ["CheckpointError", "atomic_write_bytes", "write_json", "read_json", "save_run", "load_run"]
+__all__ = [
+    "CheckpointError",
+    "atomic_write_bytes",
+    "write_json",
+    "read_json",
+    "save_run",
+    "load_run",
+    "save_train_state",
+    "load_train_state",
+    "optimizer_to_tensors",
+    "optimizer_from_tensors",
+]
 
 FORMAT_VERSION = 1
 
@@ -65,19 +77,31 @@ def read_json(path: str | Path) -> Any:
         raise CheckpointError(f"{path}: not valid JSON ({e})") from e
 
 
-def save_run(out_dir: str | Path, model: MemeClassifier, cfg: Config, tokenizer: Any, threshold: float = 0.5) -> None:
-    """Write model.safetensors, config.json and tokenizer/ into `out_dir`."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".model.", suffix=".tmp")
+def atomic_save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """safetensors file written under a temporary name, then renamed: all or nothing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        save_file(state, tmp, metadata={"format": "memelib", "version": str(FORMAT_VERSION)})
-        os.replace(tmp, out / "model.safetensors")
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def save_run(out_dir: str | Path, model: MemeClassifier, cfg: Config, tokenizer: Any, threshold: float = 0.5) -> None:
+    """Write model.safetensors, config.json (with the weights' SHA-256) and tokenizer/ into `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_save_safetensors(out / "model.safetensors", model.state_dict(),
+                            {"format": "memelib", "version": str(FORMAT_VERSION)})
     tokenizer.save_pretrained(str(out / "tokenizer"))
     write_json(
         out / "config.json",
@@ -86,6 +110,7 @@ def save_run(out_dir: str | Path, model: MemeClassifier, cfg: Config, tokenizer:
             "config": cfg.to_dict(),
             "text_backbone": model.text_encoder.backbone.config.to_dict(),
             "threshold": float(threshold),
+            "weights_sha256": _sha256(out / "model.safetensors"),
         },
     )
 
@@ -106,6 +131,12 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[M
     weights = run / "model.safetensors"
     if not weights.exists():
         raise CheckpointError(f"{weights}: missing")
+    expected = info.get("weights_sha256")
+    if expected and _sha256(weights) != expected:
+        raise CheckpointError(
+            f"{weights}: its SHA-256 does not match the one recorded in config.json: the file was changed "
+            "or truncated after training. Copy the run folder again."
+        )
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as e:
@@ -127,3 +158,44 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[M
 
 def _compare_keys(expected: dict, found: dict) -> tuple[list[str], list[str]]:
     return sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+
+
+# --------------------------------------------------------------------------- resumable training state
+# One safetensors file holds every tensor (weights, optimizer moments, RNG states) and, in its
+# metadata, one JSON string with the rest (epoch, best score, history, RNG states of Python/NumPy).
+# A single file renamed into place: a kill at any moment leaves the previous epoch's state intact.
+
+
+def save_train_state(path: str | Path, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
+    atomic_save_safetensors(path, tensors, {"format": "memelib-train-state", "info": json.dumps(info)})
+
+
+def load_train_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, info) of a training state file; CheckpointError when it is unreadable."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        return tensors, json.loads(meta["info"])
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: unreadable training state ({e})") from e
+
+
+def optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """An optimizer's state_dict split into tensors ("optim.<param>.<name>") and JSON-able groups."""
+    sd = optimizer.state_dict()
+    tensors = {f"optim.{i}.{name}": t for i, st in sd["state"].items() for name, t in st.items()}
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def optimizer_from_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, t in tensors.items():
+        if key.startswith("optim."):
+            _, i, name = key.split(".", 2)
+            state.setdefault(int(i), {})[name] = t
+    groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in info["param_groups"]]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})

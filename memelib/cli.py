@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cache-dir", help="feature cache folder (default $MEMELIB_CACHE_DIR or ~/.cache/memelib/features)")
     t.add_argument("--num-workers", type=int)
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument("--skip-invalid", action="store_true", help="leave out unusable rows (counted by reason) instead of stopping")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
 
     e = sub.add_parser("evaluate", help="metrics of a run on a labelled split")
     e.add_argument("run")
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="dev")
     e.add_argument("--report-dir", help="where metrics.json and confusion_matrix.png go (default RUN/eval-SPLIT)")
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    e.add_argument("--skip-invalid", action="store_true", help="leave out unusable rows instead of stopping")
 
     pr = sub.add_parser("predict", help="score one meme")
     pr.add_argument("run")
@@ -82,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--split", default="test")
     sb.add_argument("--out", required=True)
     sb.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    sb.add_argument("--skip-invalid", action="store_true", help="leave out unusable rows instead of stopping")
     return p
 
 
@@ -94,7 +98,7 @@ def _synth(a: argparse.Namespace) -> int:
 
 
 def _validate(a: argparse.Namespace) -> int:
-    from .annotations import validate
+    from .validation import validate
 
     report = validate(a.dir, check_images=not a.no_images)
     print(report.format())
@@ -111,7 +115,8 @@ def _train(a: argparse.Namespace) -> int:
         weights=a.image_weights, image_size=a.image_size, class_weights=a.class_weights, cache_dir=a.cache_dir,
         num_workers=a.num_workers,
     )
-    fit(cfg, a.data, a.out, train_split=a.train_split, dev_split=a.dev_split, progress=not a.quiet)
+    fit(cfg, a.data, a.out, train_split=a.train_split, dev_split=a.dev_split, progress=not a.quiet,
+        skip_invalid=a.skip_invalid, resume=a.resume)
     print(f"run written to {a.out}")
     return 0
 
@@ -119,13 +124,13 @@ def _train(a: argparse.Namespace) -> int:
 def _evaluate(a: argparse.Namespace) -> int:
     import numpy as np
 
-    from .annotations import read_split
     from .checkpoint import write_json
     from .inference import Predictor
     from .metrics import evaluation_report, format_report
     from .plots import save_confusion_matrix
+    from .validation import load_split
 
-    records = read_split(a.data, a.split)
+    records = load_split(a.data, a.split, require_labels=False, skip_invalid=a.skip_invalid)
     if any(r.label is None for r in records):
         print(f"error: split {a.split!r} of {a.data} has memes without labels; use `memelib submit` for it", file=sys.stderr)
         return 2
@@ -151,10 +156,10 @@ def _predict(a: argparse.Namespace) -> int:
 
 
 def _submit(a: argparse.Namespace) -> int:
-    from .annotations import read_split
     from .inference import Predictor
+    from .validation import load_split
 
-    records = read_split(a.data, a.split)
+    records = load_split(a.data, a.split, require_labels=False, skip_invalid=a.skip_invalid)
     predictor = Predictor(a.run, device=a.device)
     probs = predictor.predict_records(records, a.data)
     out = Path(a.out)
@@ -177,11 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .checkpoint import CheckpointError
     from .encoders import ModelUnavailableError
     from .images import ImageError
+    from .validation import DataError
 
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (AnnotationError, CheckpointError, ModelUnavailableError, ImageError, FileNotFoundError, ValueError) as e:
+    except (AnnotationError, DataError, CheckpointError, ModelUnavailableError, ImageError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,6 +1,11 @@
 """The training loop: AdamW, linear warmup/decay, gradient clipping, class-weighted cross-entropy,
 early stopping on dev AUROC, the best model kept, a history of every epoch.
 
+Every epoch ends by saving the full training state (model, optimizer, schedule, random number
+generators, best score) to `train_state.safetensors` in the run folder, atomically; `resume=True`
+(`memelib train ... --resume`) continues a run that was killed or stopped with Ctrl-C exactly where
+its last completed epoch left it, with the same result as an uninterrupted run.
+
 Two modes:
 - frozen (`TrainConfig.freeze=True`, the default): encoders are locked, their features are extracted
   once (and cached on disk, see memelib.features), and only the fusion head trains, on CPU in seconds;
@@ -13,7 +18,6 @@ Explained in notebook 05.
 
 from __future__ import annotations
 
-import copy
 import random
 import time
 from pathlib import Path
@@ -25,8 +29,8 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from .annotations import read_split
-from .checkpoint import save_run, write_json
+from .annotations import Record
+from .checkpoint import load_train_state, optimizer_from_tensors, optimizer_to_tensors, save_run, save_train_state, write_json
 from .config import Config, TrainConfig
 from .data import make_loader
 from .encoders import load_tokenizer
@@ -34,8 +38,11 @@ from .features import cached_features
 from .inference import predict_probs
 from .metrics import compute_metrics, evaluation_report, format_report, tune_threshold
 from .model import MemeClassifier, build_model, resolve_device
+from .validation import load_split
 
-__all__ = ["seed_everything", "param_groups", "class_weights", "feature_batches", "fit"]
+__all__ = ["seed_everything", "param_groups", "class_weights", "feature_batches", "count_truncated", "fit"]
+
+STATE_FILE = "train_state.safetensors"
 
 
 def seed_everything(seed: int) -> None:
@@ -86,6 +93,32 @@ def feature_batches(
         }
 
 
+def count_truncated(tokenizer: Any, records: list[Record], max_length: int) -> int:
+    """How many captions have more tokens than `max_length` (they are cut to fit)."""
+    lengths = tokenizer([r.text for r in records], truncation=False, verbose=False)["input_ids"]
+    return sum(len(ids) > max_length for ids in lengths)
+
+
+def _rng_tensors(generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+    t = {"rng.torch": torch.get_rng_state()}
+    if generator is not None:
+        t["rng.batches"] = generator.get_state()
+    if torch.cuda.is_available():
+        t["rng.cuda"] = torch.cuda.get_rng_state()
+    return t
+
+
+def _restore_rngs(tensors: dict[str, torch.Tensor], info: dict[str, Any], generator: torch.Generator | None) -> None:
+    torch.set_rng_state(tensors["rng.torch"])
+    if generator is not None:
+        generator.set_state(tensors["rng.batches"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    version, internal, gauss = info["rng_python"]
+    random.setstate((version, tuple(internal), gauss))
+    np.random.set_state(tuple(info["rng_numpy"]))
+
+
 def fit(
     cfg: Config,
     data_dir: str | Path,
@@ -94,18 +127,26 @@ def fit(
     dev_split: str = "dev",
     progress: bool = True,
     log: Callable[[str], None] = print,
+    skip_invalid: bool = False,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train `cfg` on `data_dir`'s train split, select on dev, write a run folder to `out_dir`.
+
+    Data with unusable rows stops with the validation report, unless `skip_invalid` (the rows are
+    dropped and counted by reason). `resume` continues from `out_dir`'s last saved epoch.
     Returns {"history": [...], "best_epoch": int, "threshold": float, "report": metrics at 0.5 and tuned,
     "dev_probs": P(hateful) of every dev meme, in file order}."""
     tc = cfg.train
     out = Path(out_dir)
     device = resolve_device(tc.device)
     seed_everything(tc.seed)
-    train_records = read_split(data_dir, train_split, require_labels=True)
-    dev_records = read_split(data_dir, dev_split, require_labels=True)
+    train_records = load_split(data_dir, train_split, require_labels=True, skip_invalid=skip_invalid, log=log)
+    dev_records = load_split(data_dir, dev_split, require_labels=True, skip_invalid=skip_invalid, log=log)
     model = build_model(cfg.model)  # pretrained encoders + a freshly seeded head
     tokenizer = load_tokenizer(cfg.model.text)
+    truncated = count_truncated(tokenizer, train_records + dev_records, cfg.model.text.max_length)
+    if truncated:
+        log(f"{truncated} captions are longer than {cfg.model.text.max_length} tokens and are truncated")
     y_train = torch.tensor([r.label for r in train_records])
     y_dev = np.array([r.label for r in dev_records])
 
@@ -129,6 +170,7 @@ def fit(
                                    num_workers=tc.num_workers, pin_memory=pin, **loader_args)
         dev_loader = make_loader(dev_records, data_dir, batch_size=tc.batch_size, num_workers=tc.num_workers,
                                  pin_memory=pin, **loader_args)
+        generator = train_loader.generator
         train_batches, dev_batches = (lambda: train_loader), (lambda: dev_loader)
         steps_per_epoch = len(train_loader)
     model.to(device)
@@ -139,54 +181,90 @@ def fit(
     scheduler = get_linear_schedule_with_warmup(optimizer, int(tc.warmup_ratio * total_steps), total_steps)
     weight = class_weights(y_train).to(device) if tc.class_weights else None
     loss_fn = nn.CrossEntropyLoss(weight=weight)
+    trainable = [k for k in model.state_dict() if not tc.freeze or k.startswith("fusion.")]  # what changes
+
+    # -- the state saved after every epoch, restored by resume
+    history: list[dict[str, Any]] = []
+    best_auroc, best_epoch, best_state, bad_epochs, done_epochs = -1.0, 0, None, 0, 0
+    state_path = out / STATE_FILE
+    if resume:
+        if not state_path.exists():
+            raise FileNotFoundError(f"{state_path}: no saved training state to resume; train without --resume")
+        tensors, info = load_train_state(state_path)
+        if info["config"] != cfg.to_dict():
+            raise ValueError(f"{state_path}: saved by a run with another configuration; resume with the same options")
+        model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, strict=False)
+        best_state = {k[len("best."):]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+        optimizer_from_tensors(optimizer, tensors, info["optimizer"])
+        scheduler.load_state_dict(info["scheduler"])
+        _restore_rngs(tensors, info, generator)
+        history, done_epochs = info["history"], info["epoch"]
+        best_auroc, best_epoch, bad_epochs = info["best_auroc"], info["best_epoch"], info["bad_epochs"]
+        log(f"resuming {out} after epoch {done_epochs} (best dev AUROC {best_auroc:.4f} at epoch {best_epoch})")
+
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(
         f"training {cfg.model.fusion.name} fusion, {'frozen encoders (cached features)' if tc.freeze else 'fine-tuning'}: "
         f"{len(train_records)} train / {len(dev_records)} dev memes, {tc.epochs} epochs x {steps_per_epoch} steps, "
         f"batch {tc.batch_size}, {n_trainable:,} trainable parameters, device {device}"
     )
+    epoch = done_epochs
+    try:
+        for epoch in range(done_epochs + 1, tc.epochs + 1):
+            if bad_epochs >= tc.patience:
+                break
+            # -- forward, backward, update
+            model.train()
+            t0, total_loss, seen = time.perf_counter(), 0.0, 0
+            # a bar per batch only when batches are slow (fine-tuning); cached-feature epochs take a second
+            bar = tqdm(train_batches(), total=steps_per_epoch, desc=f"epoch {epoch}", disable=not progress or tc.freeze,
+                       leave=False)
+            for batch in bar:
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                labels = batch.pop("labels")
+                loss = loss_fn(model(**batch), labels)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), tc.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                total_loss += loss.item() * labels.numel()
+                seen += labels.numel()
+                bar.set_postfix(loss=f"{loss.item():.4f}")
 
-    history: list[dict[str, Any]] = []
-    best_auroc, best_epoch, best_state, bad_epochs = -1.0, 0, None, 0
-    for epoch in range(1, tc.epochs + 1):
-        # -- forward, backward, update
-        model.train()
-        t0, total_loss, seen = time.perf_counter(), 0.0, 0
-        # a bar per batch only when batches are slow (fine-tuning); cached-feature epochs take a second
-        bar = tqdm(train_batches(), total=steps_per_epoch, desc=f"epoch {epoch}", disable=not progress or tc.freeze,
-                   leave=False)
-        for batch in bar:
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            labels = batch.pop("labels")
-            loss = loss_fn(model(**batch), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), tc.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            total_loss += loss.item() * labels.numel()
-            seen += labels.numel()
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            # -- evaluate on dev, keep the best model
+            dev_probs = predict_probs(model, dev_batches(), device)
+            m = compute_metrics(y_dev, dev_probs, 0.5)
+            row = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "dev_auroc": m["auroc"],
+                   "dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"], "dev_recall_hateful": m["recall"][1],
+                   "lr": scheduler.get_last_lr()[-1], "seconds": time.perf_counter() - t0}
+            history.append(row)
+            improved = m["auroc"] > best_auroc
+            if improved:
+                best_auroc, best_epoch, bad_epochs = m["auroc"], epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if k in trainable}
+            else:
+                bad_epochs += 1
+            log(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  dev AUROC {m['auroc']:.4f}  acc {m['accuracy']:.4f}"
+                f"  macro-F1 {m['macro_f1']:.4f}{'  *best' if improved else ''}")
 
-        # -- evaluate on dev, keep the best model
-        dev_probs = predict_probs(model, dev_batches(), device)
-        m = compute_metrics(y_dev, dev_probs, 0.5)
-        row = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "dev_auroc": m["auroc"],
-               "dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"], "dev_recall_hateful": m["recall"][1],
-               "lr": scheduler.get_last_lr()[-1], "seconds": time.perf_counter() - t0}
-        history.append(row)
-        write_json(out / "history.json", history)
-        improved = m["auroc"] > best_auroc
-        if improved:
-            best_auroc, best_epoch, bad_epochs = m["auroc"], epoch, 0
-            best_state = copy.deepcopy({k: v for k, v in model.state_dict().items() if not tc.freeze or k.startswith("fusion.")})
-        else:
-            bad_epochs += 1
-        log(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  dev AUROC {m['auroc']:.4f}  acc {m['accuracy']:.4f}"
-            f"  macro-F1 {m['macro_f1']:.4f}{'  *best' if improved else ''}")
-        if bad_epochs >= tc.patience:
-            log(f"early stopping: no better dev AUROC for {tc.patience} epochs")
-            break
+            # -- save everything needed to continue after this epoch
+            write_json(out / "history.json", history)
+            sd = model.state_dict()
+            opt_tensors, opt_info = optimizer_to_tensors(optimizer)
+            tensors = {**{f"model.{k}": sd[k] for k in trainable}, **{f"best.{k}": v for k, v in best_state.items()},
+                       **opt_tensors, **_rng_tensors(generator)}
+            info = {"epoch": epoch, "best_auroc": best_auroc, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
+                    "history": history, "config": cfg.to_dict(), "optimizer": opt_info,
+                    "scheduler": scheduler.state_dict(), "rng_python": random.getstate(),
+                    "rng_numpy": [x.tolist() if hasattr(x, "tolist") else x for x in np.random.get_state()]}
+            save_train_state(state_path, tensors, info)
+            if bad_epochs >= tc.patience:
+                log(f"early stopping: no better dev AUROC for {tc.patience} epochs")
+    except KeyboardInterrupt:
+        log(f"\ninterrupted during epoch {epoch}; the state after epoch {epoch - 1} is saved in {state_path}.\n"
+            "Continue with the same command plus --resume (memelib train ... --resume).")
+        raise
 
     # -- restore the best epoch, tune the threshold on dev, write the run folder
     model.load_state_dict(best_state, strict=False)

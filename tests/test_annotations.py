@@ -15,17 +15,17 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import memelib.annotations as annotations
+import memelib.validation as validation
+from memelib.validation import ValidationReport, validate
 from memelib.annotations import (
     SPLIT_ALIASES,
     AnnotationError,
     Problem,
     Record,
-    ValidationReport,
     available_splits,
     parse_line,
     read_split,
     split_path,
-    validate,
 )
 
 
@@ -274,7 +274,7 @@ def test_duplicates_are_per_file_and_aliases_are_read_once(tmp_path):
 
 def test_unsafe_paths_are_never_opened(tmp_path, monkeypatch):
     opened = []
-    monkeypatch.setattr(annotations, "open_image", lambda path, *a, **k: opened.append(path))
+    monkeypatch.setattr(validation, "open_image", lambda path, *a, **k: opened.append(path))
     secret = tmp_path / "secret.png"
     Image.new("RGB", (2, 2)).save(secret)
     data = tmp_path / "data"
