@@ -102,7 +102,7 @@ def save_run(out_dir: str | Path, model: MemeClassifier, cfg: Config, tokenizer:
     out.mkdir(parents=True, exist_ok=True)
     atomic_save_safetensors(out / "model.safetensors", model.state_dict(),
                             {"format": "memelib", "version": str(FORMAT_VERSION)})
-    tokenizer.save_pretrained(str(out / "tokenizer"))
+    _save_tokenizer(tokenizer, out / "tokenizer")
     write_json(
         out / "config.json",
         {
@@ -113,6 +113,23 @@ def save_run(out_dir: str | Path, model: MemeClassifier, cfg: Config, tokenizer:
             "weights_sha256": _sha256(out / "model.safetensors"),
         },
     )
+
+
+def _save_tokenizer(tokenizer: Any, folder: Path) -> None:
+    """save_pretrained into a temporary folder, then swap it in: never a half-written tokenizer."""
+    import shutil
+
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tokenizer."))
+    try:
+        tokenizer.save_pretrained(str(tmp))
+        old = folder.with_name(f".{folder.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[MemeClassifier, Config, Any, dict]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -156,6 +157,7 @@ def _predict(a: argparse.Namespace) -> int:
 
 
 def _submit(a: argparse.Namespace) -> int:
+    from .checkpoint import atomic_write_bytes
     from .inference import Predictor
     from .validation import load_split
 
@@ -163,12 +165,12 @@ def _submit(a: argparse.Namespace) -> int:
     predictor = Predictor(a.run, device=a.device)
     probs = predictor.predict_records(records, a.data)
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "proba", "label"])
-        for r, p in zip(records, probs):
-            w.writerow([r.id, f"{p:.6f}", int(p >= predictor.threshold)])
+    buffer = io.StringIO(newline="")
+    w = csv.writer(buffer, lineterminator="\n")
+    w.writerow(["id", "proba", "label"])
+    for r, p in zip(records, probs):
+        w.writerow([r.id, f"{p:.6f}", int(p >= predictor.threshold)])
+    atomic_write_bytes(out, buffer.getvalue().encode())
     print(f"wrote {len(records)} predictions to {out}")
     return 0
 

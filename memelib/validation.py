@@ -10,6 +10,7 @@ Notebook 00 (looking at the data) walks through it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 from collections import Counter
@@ -104,7 +105,7 @@ def _validate_file(
     if require_label is None:
         require_label = not path.stem.startswith("test")  # test files may omit labels
     first_line: dict[str, int] = {}  # id -> line it first appeared on
-    label_of_image: dict[str, tuple[int, int]] = {}  # normalised img -> (label, line)
+    label_of_image: dict[str, tuple[int, int, str]] = {}  # normalised img or content hash -> (label, line, img)
     for number, raw in _raw_lines(path):
         record, problems = _check_line(raw, str(path), number, require_label)
         if record is None and not problems:
@@ -125,7 +126,7 @@ def _record_problems(
     record: Record,
     path: Path,
     first_line: dict[str, int],
-    label_of_image: dict[str, tuple[int, int]],
+    label_of_image: dict[str, tuple[int, int, str]],
     check_images: bool,
     image_problems: dict[Path, tuple[str, str] | None],
 ) -> list[Problem]:
@@ -137,7 +138,7 @@ def _record_problems(
     problems = []
     key = posixpath.normpath(record.img.replace("\\", "/"))
     if record.label is not None:
-        earlier = label_of_image.setdefault(key, (record.label, record.line))
+        earlier = label_of_image.setdefault(key, (record.label, record.line, record.img))
         if earlier[0] != record.label:
             reason = (
                 f"image {record.img!r} has label {record.label} here "
@@ -150,6 +151,14 @@ def _record_problems(
     if image_problems[image] is not None:
         code, reason = image_problems[image]
         problems.append(Problem(*where, reason, code))
+    elif check_images and record.label is not None:  # the same picture under another file name
+        with open(image, "rb") as f:
+            digest = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+        earlier = label_of_image.setdefault(digest, (record.label, record.line, record.img))
+        if earlier[0] != record.label and earlier[2] != record.img:
+            reason = (f"image {record.img!r} is byte-identical to {earlier[2]!r} (line {earlier[1]}) "
+                      f"but has label {record.label} here and {earlier[0]} there")
+            problems.append(Problem(*where, reason, "conflicting_labels", fatal=False))
     return problems
 
 

@@ -45,7 +45,8 @@ def write_split(folder: Path, name: str, rows, images: bool = True, newline: str
         (folder / "img").mkdir(exist_ok=True)
         for r in rows:
             if isinstance(r, dict) and isinstance(r.get("img"), str) and r["img"].startswith("img/"):
-                Image.new("RGB", (4, 4), (200, 10, 10)).save(folder / r["img"], format="PNG")
+                shade = sum(r["img"].encode()) % 256  # a different picture per file name
+                Image.new("RGB", (4, 4), (200, 10, shade)).save(folder / r["img"], format="PNG")
     return path
 
 
@@ -344,3 +345,13 @@ def test_parse_line_returns_a_record_or_raises_annotation_error(raw, line, requi
         if result is not None:
             assert isinstance(result.id, str) and result.label in (0, 1, None)
             assert result.label is not None or not require_label
+
+
+def test_byte_identical_images_with_conflicting_labels_are_reported(tmp_path):
+    write_split(tmp_path, "train.jsonl", [row(1), row(2, label=1)])
+    (tmp_path / "img" / "2.png").write_bytes((tmp_path / "img" / "1.png").read_bytes())
+    report = validate(tmp_path)
+    [problem] = report.problems
+    assert problem.code == "conflicting_labels" and not problem.fatal and problem.line == 2
+    assert "byte-identical to 'img/1.png' (line 1)" in problem.reason
+    assert report.ok and report.rows_usable == 2
