@@ -77,7 +77,8 @@ class TrainConfig:
     patience: int = 3  # stop after this many epochs without a better dev AUROC
     seed: int = 0  # seeds the data order, dropout and the head's init
     num_workers: int = 0  # DataLoader worker processes for image decoding
-    device: str = "cpu"  # "cpu", "cuda" or "auto"
+    device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
+    precision: str = "auto"  # encoders' forward pass: "bf16" autocast, "fp32", or "auto" (bf16 where supported)
     cache_dir: str = ""  # where frozen features are cached; "" means ~/.cache/memelib/features
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision import transforms
 
 from .annotations import Record
@@ -99,13 +99,21 @@ def make_loader(
     seed: int = 0,
     num_workers: int = 0,
     pin_memory: bool = False,
+    rank_world: tuple[int, int] = (0, 1),
 ) -> DataLoader:
-    """A DataLoader of collated batches; shuffling uses its own seeded generator (reproducible order)."""
+    """A DataLoader of collated batches; shuffling uses its own seeded generator (reproducible order).
+    With `rank_world` = (rank, world) and world > 1, a DistributedSampler gives each process its share."""
     generator = torch.Generator().manual_seed(seed)
+    dataset = MemeDataset(records, root, image_size)
+    sampler = None
+    if rank_world[1] > 1:
+        sampler = DistributedSampler(dataset, num_replicas=rank_world[1], rank=rank_world[0], shuffle=shuffle, seed=seed)
+        shuffle = False  # the sampler shuffles (call loader.sampler.set_epoch(epoch) every epoch)
     return DataLoader(
-        MemeDataset(records, root, image_size),
+        dataset,
         batch_size=batch_size,
         shuffle=shuffle,
+        sampler=sampler,
         generator=generator,
         collate_fn=MemeCollator(tokenizer, max_length),
         num_workers=num_workers,

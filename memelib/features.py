@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .annotations import Record
 from .data import make_loader
-from .model import MemeClassifier
+from .model import MemeClassifier, autocast, bf16_supported
 
 __all__ = ["default_cache_dir", "encoder_fingerprint", "data_fingerprint", "extract_features", "cached_features"]
 
@@ -70,20 +70,30 @@ def extract_features(
     device: str | torch.device = "cpu",
     num_workers: int = 0,
     progress: bool = True,
+    precision: str = "auto",
 ) -> dict[str, torch.Tensor]:
-    """{"text_features": (N, Dt), "image_features": (N, Di)} float32, in the order of `records`."""
+    """{"text_features": (N, Dt), "image_features": (N, Di)} float32, in the order of `records`.
+
+    Memes are batched by caption length (shortest first), so each batch pads its captions only to
+    similar lengths; the outputs are put back in the records' order."""
     cfg = model.cfg
+    device = torch.device(device)
+    lengths = [len(ids) for ids in tokenizer([r.text for r in records], truncation=True, max_length=cfg.text.max_length)["input_ids"]]
+    order = sorted(range(len(records)), key=lambda i: lengths[i])
     loader = make_loader(
-        records, root, tokenizer, cfg.image.image_size, cfg.text.max_length, batch_size,
-        num_workers=num_workers, pin_memory=torch.device(device).type == "cuda",
+        [records[i] for i in order], root, tokenizer, cfg.image.image_size, cfg.text.max_length, batch_size,
+        num_workers=num_workers, pin_memory=device.type == "cuda",
     )
     model.eval().to(device)
     text, image = [], []
-    for batch in tqdm(loader, desc="extracting features", disable=not progress, leave=False):
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        text.append(model.encode_text(batch["input_ids"], batch["attention_mask"]).float().cpu())  # (B, Dt)
-        image.append(model.encode_image(batch["pixel_values"]).float().cpu())  # (B, Di)
-    return {"text_features": torch.cat(text), "image_features": torch.cat(image)}  # (N, Dt), (N, Di)
+    with autocast(device, precision):
+        for batch in tqdm(loader, desc="extracting features", disable=not progress, leave=False):
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            text.append(model.encode_text(batch["input_ids"], batch["attention_mask"]).float().cpu())  # (B, Dt)
+            image.append(model.encode_image(batch["pixel_values"]).float().cpu())  # (B, Di)
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.tensor(order)] = torch.arange(len(order))  # position of each record in the sorted order
+    return {"text_features": torch.cat(text)[inverse], "image_features": torch.cat(image)[inverse]}  # (N, Dt), (N, Di)
 
 
 def cached_features(
@@ -97,8 +107,13 @@ def cached_features(
 ) -> dict[str, torch.Tensor]:
     """`extract_features`, read from the cache when the same encoders already saw the same data."""
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    device = torch.device(extract_kwargs.get("device", "cpu"))
+    precision = extract_kwargs.get("precision", "auto")
+    if precision == "auto":  # the key names what actually runs, so bf16 and fp32 features never mix
+        precision = "bf16" if bf16_supported(device) else "fp32"
+    extract_kwargs["precision"] = precision
     key = hashlib.blake2b(
-        (encoder_fingerprint(model) + data_fingerprint(records, root)).encode(), digest_size=16
+        (encoder_fingerprint(model) + data_fingerprint(records, root) + precision).encode(), digest_size=16
     ).hexdigest()
     path = cache_dir / f"{key}.safetensors"
     if path.exists():

@@ -22,21 +22,27 @@ from .annotations import Record
 from .checkpoint import load_run
 from .data import MemeCollator, image_transform, make_loader
 from .images import open_image, to_rgb
-from .model import MemeClassifier, resolve_device
+from .model import MemeClassifier, autocast, resolve_device
 
 __all__ = ["predict_probs", "Predictor"]
 
 
 @torch.inference_mode()
 def predict_probs(
-    model: MemeClassifier, batches: Iterable[dict[str, torch.Tensor]], device: str | torch.device = "cpu", progress: bool = False
+    model: MemeClassifier,
+    batches: Iterable[dict[str, torch.Tensor]],
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    precision: str = "auto",
 ) -> np.ndarray:
     """Hateful-class probabilities (N,) for batches of raw inputs or cached features."""
     model.eval()
+    device = torch.device(device)
     probs = []
     for batch in tqdm(batches, desc="predicting", disable=not progress, leave=False):
         inputs = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k != "labels"}
-        logits = model(**inputs)  # (B, 2)
+        with autocast(device, precision):
+            logits = model(**inputs)  # (B, 2)
         probs.append(torch.softmax(logits.float(), dim=-1)[:, 1].cpu())  # (B,): P(hateful)
     return torch.cat(probs).numpy() if probs else np.zeros(0)
 
@@ -44,8 +50,9 @@ def predict_probs(
 class Predictor:
     """A trained run folder, ready to score memes: one at a time, a batch, or a whole split."""
 
-    def __init__(self, run_dir: str | Path, device: str = "auto"):
+    def __init__(self, run_dir: str | Path, device: str = "auto", precision: str = "auto"):
         self.device = resolve_device(device)
+        self.precision = precision  # "auto": bf16 autocast where the hardware supports it
         self.model, self.cfg, self.tokenizer, info = load_run(run_dir, self.device)
         self.threshold: float = info.get("threshold", 0.5)
         self.transform = image_transform(self.cfg.model.image.image_size)
@@ -60,7 +67,7 @@ class Predictor:
         if len(images) != len(texts):
             raise ValueError(f"got {len(images)} images but {len(texts)} captions")
         batch = self.collate([self._item(i, t) for i, t in zip(images, texts)])
-        probs = predict_probs(self.model, [batch], self.device)
+        probs = predict_probs(self.model, [batch], self.device, precision=self.precision)
         return [{"prob": float(p), "label": int(p >= self.threshold)} for p in probs]
 
     def predict(self, image: str | Path | Image.Image, text: str) -> dict[str, Any]:
@@ -73,4 +80,4 @@ class Predictor:
             records, root, self.tokenizer, self.cfg.model.image.image_size, self.cfg.model.text.max_length,
             batch_size, pin_memory=self.device.type == "cuda",
         )
-        return predict_probs(self.model, loader, self.device, progress=progress)
+        return predict_probs(self.model, loader, self.device, progress=progress, precision=self.precision)

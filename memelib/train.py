@@ -33,11 +33,12 @@ from .annotations import Record
 from .checkpoint import load_train_state, optimizer_from_tensors, optimizer_to_tensors, save_run, save_train_state, write_json
 from .config import Config, TrainConfig
 from .data import make_loader
+from .distributed import init_distributed, shard, wrap_model
 from .encoders import load_tokenizer
 from .features import cached_features
 from .inference import predict_probs
 from .metrics import compute_metrics, evaluation_report, format_report, tune_threshold
-from .model import MemeClassifier, build_model, resolve_device
+from .model import MemeClassifier, autocast, build_model, resolve_device
 from .validation import load_split
 
 __all__ = ["seed_everything", "param_groups", "class_weights", "feature_batches", "count_truncated", "fit"]
@@ -138,7 +139,8 @@ def fit(
     "dev_probs": P(hateful) of every dev meme, in file order}."""
     tc = cfg.train
     out = Path(out_dir)
-    device = resolve_device(tc.device)
+    d = init_distributed(resolve_device(tc.device))  # one process, or one of torchrun's
+    device, log, progress = d.device, d.main_only(log), progress and d.is_main
     seed_everything(tc.seed)
     train_records = load_split(data_dir, train_split, require_labels=True, skip_invalid=skip_invalid, log=log)
     dev_records = load_split(data_dir, dev_split, require_labels=True, skip_invalid=skip_invalid, log=log)
@@ -154,11 +156,16 @@ def fit(
     loader_args = dict(tokenizer=tokenizer, image_size=cfg.model.image.image_size, max_length=cfg.model.text.max_length)
     if tc.freeze:
         model.lock_encoders()
+        if not d.is_main:
+            d.barrier()  # wait until rank 0 has extracted and cached the features, then read them
         feats = {
             split: cached_features(model, recs, data_dir, tokenizer, tc.cache_dir or None, log=log,
-                                   batch_size=64, device=device, num_workers=tc.num_workers, progress=progress)
+                                   batch_size=64, device=device, num_workers=tc.num_workers, progress=progress,
+                                   precision=tc.precision)
             for split, recs in (("train", train_records), ("dev", dev_records))
         }
+        if d.is_main:
+            d.barrier()
         feats = {s: {k: v.to(device) for k, v in f.items()} for s, f in feats.items()}
         generator = torch.Generator().manual_seed(tc.seed)
         train_batches = lambda: feature_batches(feats["train"], y_train.to(device), tc.batch_size, generator)  # noqa: E731
@@ -166,14 +173,16 @@ def fit(
         steps_per_epoch = -(-len(train_records) // tc.batch_size)
     else:
         pin = device.type == "cuda"
-        train_loader = make_loader(train_records, data_dir, batch_size=tc.batch_size, shuffle=True, seed=tc.seed,
-                                   num_workers=tc.num_workers, pin_memory=pin, **loader_args)
+        train_loader = make_loader(train_records, data_dir, batch_size=max(1, tc.batch_size // d.world), shuffle=True,
+                                   seed=tc.seed, num_workers=tc.num_workers, pin_memory=pin,
+                                   rank_world=(d.rank, d.world), **loader_args)
         dev_loader = make_loader(dev_records, data_dir, batch_size=tc.batch_size, num_workers=tc.num_workers,
                                  pin_memory=pin, **loader_args)
         generator = train_loader.generator
         train_batches, dev_batches = (lambda: train_loader), (lambda: dev_loader)
         steps_per_epoch = len(train_loader)
     model.to(device)
+    ddp_model = wrap_model(model, d)  # DistributedDataParallel under torchrun, else the model itself
 
     # -- optimisation: AdamW, linear warmup then decay, class-weighted cross-entropy
     optimizer = torch.optim.AdamW(param_groups(model, tc))
@@ -182,6 +191,7 @@ def fit(
     weight = class_weights(y_train).to(device) if tc.class_weights else None
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     trainable = [k for k in model.state_dict() if not tc.freeze or k.startswith("fusion.")]  # what changes
+    head_precision = "fp32" if tc.freeze else tc.precision  # a head on cached features is cheap in fp32
 
     # -- the state saved after every epoch, restored by resume
     history: list[dict[str, Any]] = []
@@ -215,14 +225,19 @@ def fit(
                 break
             # -- forward, backward, update
             model.train()
+            if hasattr(getattr(train_batches(), "sampler", None), "set_epoch"):
+                train_batches().sampler.set_epoch(epoch)  # a new shuffle per epoch, the same on every rank
             t0, total_loss, seen = time.perf_counter(), 0.0, 0
             # a bar per batch only when batches are slow (fine-tuning); cached-feature epochs take a second
             bar = tqdm(train_batches(), total=steps_per_epoch, desc=f"epoch {epoch}", disable=not progress or tc.freeze,
                        leave=False)
             for batch in bar:
+                batch = shard(batch, d) if tc.freeze else batch  # this rank's share of a cached-feature batch
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 labels = batch.pop("labels")
-                loss = loss_fn(model(**batch), labels)
+                with autocast(device, head_precision):  # bf16 where supported, when encoders run
+                    logits = ddp_model(**batch)
+                loss = loss_fn(logits.float(), labels)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), tc.max_grad_norm)
@@ -233,7 +248,7 @@ def fit(
                 bar.set_postfix(loss=f"{loss.item():.4f}")
 
             # -- evaluate on dev, keep the best model
-            dev_probs = predict_probs(model, dev_batches(), device)
+            dev_probs = predict_probs(model, dev_batches(), device, precision=head_precision)
             m = compute_metrics(y_dev, dev_probs, 0.5)
             row = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "dev_auroc": m["auroc"],
                    "dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"], "dev_recall_hateful": m["recall"][1],
@@ -248,7 +263,9 @@ def fit(
             log(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  dev AUROC {m['auroc']:.4f}  acc {m['accuracy']:.4f}"
                 f"  macro-F1 {m['macro_f1']:.4f}{'  *best' if improved else ''}")
 
-            # -- save everything needed to continue after this epoch
+            # -- save everything needed to continue after this epoch (rank 0 only writes)
+            if not d.is_main:
+                continue
             write_json(out / "history.json", history)
             sd = model.state_dict()
             opt_tensors, opt_info = optimizer_to_tensors(optimizer)
@@ -268,10 +285,13 @@ def fit(
 
     # -- restore the best epoch, tune the threshold on dev, write the run folder
     model.load_state_dict(best_state, strict=False)
-    dev_probs = predict_probs(model, dev_batches(), device)
+    dev_probs = predict_probs(model, dev_batches(), device, precision=head_precision)
     threshold = tune_threshold(y_dev, dev_probs)
     report = evaluation_report(y_dev, dev_probs, threshold)
-    save_run(out, model, cfg, tokenizer, threshold)
-    write_json(out / "metrics.json", {"split": dev_split, "best_epoch": best_epoch, **report})
+    if d.is_main:
+        save_run(out, model, cfg, tokenizer, threshold)
+        write_json(out / "metrics.json", {"split": dev_split, "best_epoch": best_epoch, **report})
+    d.barrier()
+    d.close()
     log(format_report(report, title=f"dev ({dev_split}), best epoch {best_epoch}"))
     return {"history": history, "best_epoch": best_epoch, "threshold": threshold, "report": report, "dev_probs": dev_probs}
