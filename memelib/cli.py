@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train-split", default="train")
     t.add_argument("--dev-split", default="dev")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="encoders' arithmetic (auto: bf16 where supported)")
     t.add_argument("--text-model", help="Hugging Face id or local folder (overrides the preset)")
     t.add_argument("--pooling", choices=["cls", "mean"])
     t.add_argument("--image-encoder", choices=["resnet50", "resnet18", "tiny"])
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="dev")
     e.add_argument("--report-dir", help="where metrics.json and confusion_matrix.png go (default RUN/eval-SPLIT)")
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     e.add_argument("--skip-invalid", action="store_true", help="leave out unusable rows instead of stopping")
 
     pr = sub.add_parser("predict", help="score one meme")
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--image", required=True)
     pr.add_argument("--text", required=True)
     pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    pr.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
 
     sb = sub.add_parser("submit", help="write the challenge's CSV (id,proba,label) for a split")
     sb.add_argument("run")
@@ -86,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--split", default="test")
     sb.add_argument("--out", required=True)
     sb.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    sb.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     sb.add_argument("--skip-invalid", action="store_true", help="leave out unusable rows instead of stopping")
     return p
 
@@ -112,7 +116,7 @@ def _train(a: argparse.Namespace) -> int:
 
     cfg = preset(
         a.preset, fusion__name=a.fusion, freeze=a.freeze, epochs=a.epochs, lr=a.lr, batch_size=a.batch_size,
-        seed=a.seed, device=a.device, text__name=a.text_model, pooling=a.pooling, image__name=a.image_encoder,
+        seed=a.seed, device=a.device, precision=a.precision, text__name=a.text_model, pooling=a.pooling, image__name=a.image_encoder,
         weights=a.image_weights, image_size=a.image_size, class_weights=a.class_weights, cache_dir=a.cache_dir,
         num_workers=a.num_workers,
     )
@@ -135,7 +139,7 @@ def _evaluate(a: argparse.Namespace) -> int:
     if any(r.label is None for r in records):
         print(f"error: split {a.split!r} of {a.data} has memes without labels; use `memelib submit` for it", file=sys.stderr)
         return 2
-    predictor = Predictor(a.run, device=a.device)
+    predictor = Predictor(a.run, device=a.device, precision=a.precision)
     probs = predictor.predict_records(records, a.data)
     labels = np.array([r.label for r in records])
     report = evaluation_report(labels, probs, predictor.threshold)
@@ -151,7 +155,7 @@ def _evaluate(a: argparse.Namespace) -> int:
 def _predict(a: argparse.Namespace) -> int:
     from .inference import Predictor
 
-    result = Predictor(a.run, device=a.device).predict(a.image, a.text)
+    result = Predictor(a.run, device=a.device, precision=a.precision).predict(a.image, a.text)
     print(json.dumps({"prob": round(result["prob"], 6), "label": result["label"]}))
     return 0
 
@@ -162,7 +166,7 @@ def _submit(a: argparse.Namespace) -> int:
     from .validation import load_split
 
     records = load_split(a.data, a.split, require_labels=False, skip_invalid=a.skip_invalid)
-    predictor = Predictor(a.run, device=a.device)
+    predictor = Predictor(a.run, device=a.device, precision=a.precision)
     probs = predictor.predict_records(records, a.data)
     out = Path(a.out)
     buffer = io.StringIO(newline="")

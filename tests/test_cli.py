@@ -32,12 +32,13 @@ def test_end_to_end(workdir):
     assert "63" in out.stdout  # rows read
 
     out = memelib("train", "--data", str(data), "--out", str(run), "--preset", "tiny", "--fusion", "late",
-                  "--epochs", "2", "--seed", "3", "--cache-dir", str(workdir / "cache"), "--quiet", cwd=workdir)
+                  "--epochs", "2", "--seed", "3", "--precision", "fp32", "--cache-dir", str(workdir / "cache"), "--quiet", cwd=workdir)
     assert "training late fusion" in out.stdout and "dev AUROC" in out.stdout
     assert json.loads((run / "config.json").read_text())["config"]["model"]["fusion"]["name"] == "late"
     assert json.loads((run / "config.json").read_text())["config"]["train"]["seed"] == 3
 
-    out = memelib("evaluate", str(run), "--data", str(data), "--split", "dev", "--device", "cpu", cwd=workdir)
+    out = memelib("evaluate", str(run), "--data", str(data), "--split", "dev", "--device", "cpu", "--precision", "fp32",
+                  cwd=workdir)
     assert "AUROC" in out.stdout and "recall hateful" in out.stdout
     report = json.loads((run / "eval-dev" / "metrics.json").read_text())
     assert report["at_0.5"]["n"] == 18 and (run / "eval-dev" / "confusion_matrix.png").stat().st_size > 1000
