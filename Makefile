@@ -18,7 +18,7 @@ export IPYTHONDIR := $(SCRATCH)/ipython
 export MPLCONFIGDIR := $(SCRATCH)/matplotlib
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: venv demo test notebooks student lab bench-fusion notebook-times clean
+.PHONY: venv demo test notebooks student lab bench bench-fusion notebook-times clean
 
 venv: $(STAMP)
 
@@ -62,3 +62,7 @@ bench-fusion: $(STAMP)
 
 clean:
 	rm -rf artifacts/demo-run artifacts/demo-report artifacts/cache artifacts/runs $(DATA) student
+
+# Speed and memory (matmul rate, extraction, loading, training, prediction, demo): artifacts/bench.json
+bench: $(STAMP)
+	$(PY) benchmarks/speed.py --out artifacts/bench.json

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ from .metrics import compute_metrics, evaluation_report, format_report, tune_thr
 from .model import MemeClassifier, autocast, build_model, resolve_device
 from .validation import load_split
 
-__all__ = ["seed_everything", "param_groups", "class_weights", "feature_batches", "count_truncated", "fit"]
+__all__ = ["seed_everything", "param_groups", "class_weights", "feature_batches", "train_one_epoch", "count_truncated", "fit"]
 
 STATE_FILE = "train_state.safetensors"
 
@@ -92,6 +92,38 @@ def feature_batches(
             "image_features": features["image_features"][idx],  # (B, Di)
             "labels": labels[idx],  # (B,)
         }
+
+
+def train_one_epoch(
+    model: nn.Module,
+    batches: Iterable[dict[str, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    loss_fn: nn.Module,
+    max_grad_norm: float,
+    device: torch.device,
+    precision: str = "fp32",
+    bar: Any = None,
+) -> float:
+    """One pass over `batches`: forward, loss, backward, clip, step. Returns the mean training loss."""
+    model.train()
+    total_loss, seen = 0.0, 0
+    for batch in batches:
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        labels = batch.pop("labels")
+        with autocast(device, precision):  # bf16 where supported, when encoders run
+            logits = model(**batch)  # (B, 2)
+        loss = loss_fn(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * labels.numel()
+        seen += labels.numel()
+        if bar is not None:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+    return total_loss / max(seen, 1)
 
 
 def count_truncated(tokenizer: Any, records: list[Record], max_length: int) -> int:
@@ -224,33 +256,20 @@ def fit(
             if bad_epochs >= tc.patience:
                 break
             # -- forward, backward, update
-            model.train()
             if hasattr(getattr(train_batches(), "sampler", None), "set_epoch"):
                 train_batches().sampler.set_epoch(epoch)  # a new shuffle per epoch, the same on every rank
-            t0, total_loss, seen = time.perf_counter(), 0.0, 0
+            t0 = time.perf_counter()
             # a bar per batch only when batches are slow (fine-tuning); cached-feature epochs take a second
             bar = tqdm(train_batches(), total=steps_per_epoch, desc=f"epoch {epoch}", disable=not progress or tc.freeze,
                        leave=False)
-            for batch in bar:
-                batch = shard(batch, d) if tc.freeze else batch  # this rank's share of a cached-feature batch
-                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                labels = batch.pop("labels")
-                with autocast(device, head_precision):  # bf16 where supported, when encoders run
-                    logits = ddp_model(**batch)
-                loss = loss_fn(logits.float(), labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), tc.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                total_loss += loss.item() * labels.numel()
-                seen += labels.numel()
-                bar.set_postfix(loss=f"{loss.item():.4f}")
+            batches = (shard(b, d) for b in bar) if tc.freeze else bar  # this rank's share of cached-feature batches
+            train_loss = train_one_epoch(ddp_model, batches, optimizer, scheduler, loss_fn, tc.max_grad_norm, device,
+                                         head_precision, bar)
 
             # -- evaluate on dev, keep the best model
             dev_probs = predict_probs(model, dev_batches(), device, precision=head_precision)
             m = compute_metrics(y_dev, dev_probs, 0.5)
-            row = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "dev_auroc": m["auroc"],
+            row = {"epoch": epoch, "train_loss": train_loss, "dev_auroc": m["auroc"],
                    "dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"], "dev_recall_hateful": m["recall"][1],
                    "lr": scheduler.get_last_lr()[-1], "seconds": time.perf_counter() - t0}
             history.append(row)

@@ -1,0 +1,260 @@
+"""Speed and memory of memelib on this machine, every figure measured in one run (make bench).
+
+    python benchmarks/speed.py --out artifacts/bench.json [--quick]
+
+Prints a table and writes one JSON object. Shared machines are noisy: compare the ratios in one run
+(extraction vs the machine's matmul rate, loading vs extraction, cached vs end-to-end) rather than
+absolute numbers across runs. Encoders whose real weights need a download (DistilBERT, ResNet50 with
+ImageNet weights) run with random weights here: speed does not depend on the values of the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import DistilBertConfig, get_linear_schedule_with_warmup
+
+from memelib.annotations import read_split
+from memelib.checkpoint import save_run
+from memelib.config import preset
+from memelib.data import make_loader
+from memelib.encoders import load_tokenizer
+from memelib.inference import Predictor
+from memelib.model import autocast, bf16_supported, build_model
+from memelib.synthetic import SynthConfig, generate
+from memelib.train import feature_batches, param_groups, train_one_epoch
+
+CPU = torch.device("cpu")
+
+
+def timed(fn: Callable[[], Any], repeat: int = 3, min_seconds: float = 1.0) -> float:
+    """Median seconds per call over `repeat` timings, each averaging calls for at least `min_seconds`."""
+    fn()  # warm-up: allocations, one-time kernels
+    times = []
+    for _ in range(repeat):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            n += 1
+            elapsed = time.perf_counter() - t0
+            if elapsed >= min_seconds:
+                break
+        times.append(elapsed / n)
+    return statistics.median(times)
+
+
+def matmul_gflops(dtype: torch.dtype, n: int = 2048) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    return 2 * n**3 / timed(lambda: a @ b) / 1e9
+
+
+def flops(fn: Callable[[], Any]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def extraction_rows(data: Path, limits: dict[str, float | None], precisions: list[str], quick: bool) -> list[dict]:
+    """Items/s and achieved GFLOP/s of each encoder of the offline and full presets: text at the preset's
+    sequence length (padded to max_length) and, as memelib runs it, padded to the longest caption of a
+    batch; images at the preset's resolution."""
+    records = read_split(data, "dev")[: 32 if quick else 64]
+    texts = [r.text for r in records]
+    rows = []
+    for preset_name in ("offline", "full"):
+        cfg = preset(preset_name).model
+        backbone = DistilBertConfig().to_dict() if preset_name == "full" else None  # random DistilBERT-base
+        model = build_model(cfg, text_backbone_config=backbone).eval()
+        tok = load_tokenizer(preset("offline").model.text)  # DistilBERT-uncased's vocabulary, offline
+        loader = make_loader(records, data, tok, cfg.image.image_size, cfg.text.max_length, batch_size=len(records))
+        pixels = next(iter(loader))["pixel_values"]
+        text_name = cfg.text.name if preset_name == "offline" else "distilbert-base (random)"
+        cases = []
+        for padding in ("max_length", "longest"):
+            t = tok(texts, padding=padding, truncation=True, max_length=cfg.text.max_length, return_tensors="pt")
+            cases.append((f"{text_name}, L={t['input_ids'].shape[1]} ({padding})", "text",
+                          lambda t=t: model.encode_text(t["input_ids"], t["attention_mask"])))
+        cases.append((f"{cfg.image.name} @ {cfg.image.image_size}px", "image", lambda: model.encode_image(pixels)))
+        for name, kind, run in cases:
+            with torch.inference_mode():
+                n_flops = flops(run)
+                for precision in precisions:
+                    with autocast(CPU, precision):
+                        seconds = timed(run, repeat=2 if quick else 3, min_seconds=0.5 if quick else 2.0)
+                    gflops = n_flops / seconds / 1e9
+                    limit = limits[precision]
+                    rows.append({"encoder": name, "kind": kind, "preset": preset_name, "dtype": precision,
+                                 "batch": len(records), "items_per_s": round(len(records) / seconds, 1),
+                                 "gflops": round(gflops, 1), "fraction_of_limit": round(gflops / limit, 3) if limit else None})
+                    print(f"  {name:42s} {precision:5s} {rows[-1]['items_per_s']:8.1f} items/s  {gflops:7.1f} GFLOP/s"
+                          f"  {rows[-1]['fraction_of_limit']} of the {precision} matmul rate", flush=True)
+    return rows
+
+
+def loader_rate(data: Path, quick: bool, num_workers: int) -> float:
+    """Decode + transform + tokenize + collate, offline preset, without any model."""
+    cfg = preset("offline").model
+    records = read_split(data, "train")[: 256 if quick else 1024]
+    tok = load_tokenizer(cfg.text)
+    loader = make_loader(records, data, tok, cfg.image.image_size, cfg.text.max_length, batch_size=64, num_workers=num_workers)
+    t0 = time.perf_counter()
+    n = sum(b["labels"].numel() for b in loader)
+    return n / (time.perf_counter() - t0)
+
+
+def head_epoch_seconds(n: int = 8500, text_dim: int = 768, image_dim: int = 2048) -> float:
+    """One epoch of the concat head over n cached memes, with memelib's own training step."""
+    torch.manual_seed(0)
+    cfg = preset("full")
+    from memelib.fusion import build_fusion
+
+    class Head(torch.nn.Module):  # only the fusion head, as when training on cached features
+        def __init__(self):
+            super().__init__()
+            self.fusion = build_fusion(cfg.model.fusion, text_dim, image_dim)
+
+        def forward(self, text_features, image_features):
+            return self.fusion(text_features, image_features)
+
+    head = Head()
+    feats = {"text_features": torch.randn(n, text_dim), "image_features": torch.randn(n, image_dim)}
+    labels = torch.randint(0, 2, (n,))
+    optimizer = torch.optim.AdamW(param_groups(head, cfg.train))
+    steps = -(-n // cfg.train.batch_size)
+    scheduler = get_linear_schedule_with_warmup(optimizer, steps // 10, steps * 3)
+    g = torch.Generator().manual_seed(0)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    epoch = lambda: train_one_epoch(head, feature_batches(feats, labels, cfg.train.batch_size, g), optimizer,  # noqa: E731
+                                    scheduler, loss_fn, 1.0, CPU, "fp32")
+    return timed(epoch, repeat=3, min_seconds=0.1)
+
+
+def finetune_samples_per_s(data: Path, quick: bool) -> float:
+    """Full fine-tuning of DistilBERT-base + ResNet50 at 224 px (random weights), batch 8."""
+    cfg = preset("full")
+    model = build_model(cfg.model, text_backbone_config=DistilBertConfig().to_dict())
+    tok = load_tokenizer(preset("offline").model.text)
+    batch = next(iter(make_loader(read_split(data, "train")[:8], data, tok, 224, 64, batch_size=8)))
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.train))
+    scheduler = get_linear_schedule_with_warmup(optimizer, 0, 100)
+    step = lambda: train_one_epoch(model, [dict(batch)], optimizer, scheduler, torch.nn.CrossEntropyLoss(),  # noqa: E731
+                                   1.0, CPU, "auto")
+    return 8 / timed(step, repeat=1 if quick else 2, min_seconds=1.0)
+
+
+def predict_latency_ms(data: Path, work: Path) -> tuple[float, float]:
+    """Warm single-meme prediction with the full architecture, through Predictor (image file + caption)."""
+    cfg = preset("full")
+    model = build_model(cfg.model, text_backbone_config=DistilBertConfig().to_dict())
+    save_run(work / "full-random", model, cfg, load_tokenizer(preset("offline").model.text))
+    predictor = Predictor(work / "full-random", device="cpu")
+    rec = read_split(data, "dev")[0]
+    predictor.predict(data / rec.img, rec.text)
+    times = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        predictor.predict(data / rec.img, rec.text)
+        times.append((time.perf_counter() - t0) * 1000)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+
+def demo(work: Path, precision: str) -> dict[str, float]:
+    """`make demo`'s three commands, timed, with their peak memory (max RSS of the child processes)."""
+    data, run, cache = work / "demo-data", work / f"demo-run-{precision}", work / f"demo-cache-{precision}"
+    shutil.rmtree(cache, ignore_errors=True)
+    py = [sys.executable, "-m", "memelib"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    t0 = time.perf_counter()
+    for cmd in (py + ["synth", str(data)],
+                py + ["train", "--data", str(data), "--out", str(run), "--preset", "offline", "--fusion", "concat",
+                      "--cache-dir", str(cache), "--precision", precision, "--quiet"],
+                py + ["evaluate", str(run), "--data", str(data), "--split", "dev", "--precision", precision]):
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+    seconds = time.perf_counter() - t0
+    auroc = json.loads((run / "eval-dev" / "metrics.json").read_text())["at_tuned"]["auroc"]
+    return {"seconds": round(seconds, 1), "dev_auroc": round(auroc, 4)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="artifacts/bench.json")
+    ap.add_argument("--work", default="artifacts/bench-speed")
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke test, not for quoting)")
+    args = ap.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+                              "torch": torch.__version__, "quick": args.quick}
+
+    print("matmul rate (2048 x 2048)", flush=True)
+    bf16 = bf16_supported(CPU)
+    result["matmul_gflops_fp32"] = round(matmul_gflops(torch.float32), 1)
+    result["matmul_gflops_bf16"] = round(matmul_gflops(torch.bfloat16), 1) if bf16 else None
+    print(f"  fp32 {result['matmul_gflops_fp32']} GFLOP/s, bf16 {result['matmul_gflops_bf16']} GFLOP/s", flush=True)
+
+    print("SynthMemes at the real dataset's scale (8,500 train memes)", flush=True)
+    data = work / "synth8500"
+    if not (data / "train.jsonl").exists() or sum(1 for _ in open(data / "train.jsonl")) != 8500:
+        generate(data, SynthConfig(n_train=8500, n_dev=500, n_test=1))
+
+    print("feature extraction (inference mode, channels-last images)", flush=True)
+    limits = {"fp32": result["matmul_gflops_fp32"], "bf16": result["matmul_gflops_bf16"]}
+    result["extraction"] = extraction_rows(data, limits, ["fp32", "bf16"] if bf16 else ["fp32"], args.quick)
+
+    print("data loading (decode + transform + tokenize + collate)", flush=True)
+    result["loader_items_per_s"] = round(loader_rate(data, args.quick, 0), 1)
+    result["loader_items_per_s_2_workers"] = round(loader_rate(data, args.quick, 2), 1)
+    best = "bf16" if bf16 else "fp32"
+    ext = {r["kind"]: r["items_per_s"] for r in result["extraction"]  # as memelib runs: dynamic padding
+           if r["preset"] == "offline" and r["dtype"] == best and "(max_length)" not in r["encoder"]}
+    offline_rate = 1 / (1 / ext["text"] + 1 / ext["image"])  # both encoders run on every meme
+    result["offline_extraction_items_per_s"] = round(offline_rate, 1)
+    result["loader_vs_extraction"] = round(result["loader_items_per_s"] / offline_rate, 2)
+    print(f"  {result['loader_items_per_s']} items/s (2 workers: {result['loader_items_per_s_2_workers']}); "
+          f"extraction {offline_rate:.1f} items/s; ratio {result['loader_vs_extraction']}", flush=True)
+
+    print("training", flush=True)
+    epoch_s = head_epoch_seconds()
+    result["head_epoch_s_8500"] = round(epoch_s, 3)
+    result["head_samples_per_s"] = round(8500 / epoch_s, 1)
+    result["e2e_finetune_samples_per_s"] = round(finetune_samples_per_s(data, args.quick), 3)
+    result["cached_vs_e2e_ratio"] = round(result["head_samples_per_s"] / result["e2e_finetune_samples_per_s"], 1)
+    print(f"  head on cached features: {epoch_s:.3f} s per 8,500-meme epoch ({result['head_samples_per_s']} memes/s); "
+          f"end-to-end fine-tuning {result['e2e_finetune_samples_per_s']} memes/s; ratio {result['cached_vs_e2e_ratio']}x",
+          flush=True)
+
+    print("single-meme prediction, full architecture", flush=True)
+    p50, p95 = predict_latency_ms(data, work)
+    result["predict_p50_ms"], result["predict_p95_ms"] = round(p50, 1), round(p95, 1)
+    print(f"  p50 {p50:.1f} ms, p95 {p95:.1f} ms", flush=True)
+
+    print("make demo (synth, train offline concat, evaluate), fp32 then the default precision", flush=True)
+    before = demo(work, "fp32")
+    after = demo(work, "auto")
+    result["demo_fp32"], result["demo_auto"] = before, after
+    # the largest resident memory of any child process of this benchmark: the demo's training step
+    result["demo_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    print(f"  fp32: {before}\n  auto: {after}", flush=True)
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
