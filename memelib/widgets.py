@@ -65,7 +65,8 @@ class ThresholdExplorer:
         self.probs = np.asarray(probs, dtype=float)  # (N,)
         self.records, self.root = list(records), Path(root)
         self.kinds = list(kinds) if kinds is not None else None
-        if not (len(self.labels) == len(self.probs) == len(self.records)) or (self.kinds is not None and len(self.kinds) != len(self.records)):
+        sizes_differ = not len(self.labels) == len(self.probs) == len(self.records)
+        if sizes_differ or (self.kinds is not None and len(self.kinds) != len(self.records)):
             raise ValueError(f"labels ({len(self.labels)}), probs ({len(self.probs)}), records ({len(self.records)})"
                              f"{'' if self.kinds is None else f' and kinds ({len(self.kinds)})'} must have the same length")
         if not np.isin(self.labels, (0, 1)).all():
@@ -81,7 +82,8 @@ class ThresholdExplorer:
         self.slider.add_class("memelib-threshold")
         self.cells: dict[tuple[int, int], widgets.Button] = {}
         for (t, p) in CELL_NAMES:
-            button = widgets.Button(tooltip=f"show the {CELL_NAMES[t, p]}s", layout=widgets.Layout(width="150px", height="52px"))
+            button = widgets.Button(tooltip=f"show the {CELL_NAMES[t, p]}s",
+                                    layout=widgets.Layout(width="150px", height="52px"))
             button.style.button_color = "#d8f0d8" if t == p else "#f6d6d6"  # right: green, wrong: red
             button.add_class("memelib-cell")
             button.add_class(f"memelib-cell-{t}-{p}")
@@ -160,7 +162,8 @@ class ThresholdExplorer:
         if not members:
             self.gallery_note.value = f"No memes in the {name} cell at threshold {self.threshold:.2f}."
         else:
-            first = f"the {len(self.shown)} most confident shown" if len(members) > len(self.shown) else "all shown, most confident first"
+            capped = len(members) > len(self.shown)
+            first = f"the {len(self.shown)} most confident shown" if capped else "all shown, most confident first"
             self.gallery_note.value = (f"<b>{len(members)} {name}{'s' if len(members) != 1 else ''}</b> at threshold "
                                        f"{self.threshold:.2f} ({first}).")
         self.gallery.children = [self._card(i) for i in self.shown]
