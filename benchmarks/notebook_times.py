@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--notebooks", default="notebooks")
     ap.add_argument("--out", default="artifacts/notebook_times.json")
     ap.add_argument("--cold", action="store_true", help="remove artifacts/cache first")
+    ap.add_argument("--write", action="store_true", help="save the executed notebooks in place (as make notebooks)")
     args = ap.parse_args()
     if args.cold:
         shutil.rmtree("artifacts/cache", ignore_errors=True)
@@ -34,6 +35,8 @@ def main() -> None:
         t0 = time.perf_counter()
         NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
         seconds = time.perf_counter() - t0
+        if args.write:
+            nbformat.write(nb, path)
         rows.append({"notebook": path.name, "seconds": round(seconds, 1)})
         print(f"{path.name:32s}{seconds:8.1f} s", flush=True)
     total = sum(r["seconds"] for r in rows)

@@ -70,8 +70,14 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-def setup(preset_name: str = "offline", data_dir: str | Path | None = None, device: str = "auto", **overrides: Any) -> Course:
-    """The course's starting point: a preset, a data folder (SynthMemes when None) and a device."""
+def setup(
+    preset_name: str = "offline", data_dir: str | Path | None = None, device: str = "auto", precision: str = "fp32",
+    **overrides: Any,
+) -> Course:
+    """The course's starting point: a preset, a data folder (SynthMemes when None) and a device.
+
+    The notebooks compute in float32 (`precision="fp32"`) so that every learner's numbers match the
+    printed ones whatever the CPU; the command line uses bf16 where the hardware supports it."""
     root = project_root()
     artifacts = root / "artifacts"
     synthetic = data_dir is None
@@ -81,7 +87,7 @@ def setup(preset_name: str = "offline", data_dir: str | Path | None = None, devi
     data_dir = Path(data_dir).resolve()
     if not data_dir.is_dir():
         raise FileNotFoundError(f"{data_dir}: no such data folder. Put the Hateful Memes files there (img/ and *.jsonl) or use data_dir=None for SynthMemes.")
-    cfg = preset(preset_name, device=device, cache_dir=str(artifacts / "cache"), **overrides)
+    cfg = preset(preset_name, device=device, precision=precision, cache_dir=str(artifacts / "cache"), **overrides)
     return Course(cfg=cfg, data_dir=data_dir, artifacts=artifacts, synthetic=synthetic and (data_dir / "meta.jsonl").exists())
 
 

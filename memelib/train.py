@@ -251,6 +251,11 @@ def fit(
         f"batch {tc.batch_size}, {n_trainable:,} trainable parameters, device {device}"
     )
     epoch = done_epochs
+    # A head on cached features does tiny matrix products: on a CPU one thread is faster than several,
+    # which spend more time waking each other than computing (2x or more on a busy machine).
+    threads = torch.get_num_threads()
+    if tc.freeze and device.type == "cpu":
+        torch.set_num_threads(1)
     try:
         for epoch in range(done_epochs + 1, tc.epochs + 1):
             if bad_epochs >= tc.patience:
@@ -301,6 +306,8 @@ def fit(
         log(f"\ninterrupted during epoch {epoch}; the state after epoch {epoch - 1} is saved in {state_path}.\n"
             "Continue with the same command plus --resume (memelib train ... --resume).")
         raise
+    finally:
+        torch.set_num_threads(threads)
 
     # -- restore the best epoch, tune the threshold on dev, write the run folder
     model.load_state_dict(best_state, strict=False)
