@@ -37,7 +37,7 @@ from memelib.encoders import load_tokenizer
 from memelib.inference import Predictor
 from memelib.model import autocast, bf16_supported, build_model
 from memelib.synthetic import SynthConfig, generate
-from memelib.train import feature_batches, param_groups, train_one_epoch
+from memelib.train import feature_batches, make_optimizer, train_one_epoch
 
 CPU = torch.device("cpu")
 
@@ -134,7 +134,7 @@ def head_epoch_seconds(n: int = 8500, text_dim: int = 768, image_dim: int = 2048
     head = Head()
     feats = {"text_features": torch.randn(n, text_dim), "image_features": torch.randn(n, image_dim)}
     labels = torch.randint(0, 2, (n,))
-    optimizer = torch.optim.AdamW(param_groups(head, cfg.train))
+    optimizer = make_optimizer(head, cfg.train)
     steps = -(-n // cfg.train.batch_size)
     scheduler = get_linear_schedule_with_warmup(optimizer, steps // 10, steps * 3)
     g = torch.Generator().manual_seed(0)
@@ -155,7 +155,7 @@ def finetune_samples_per_s(data: Path, quick: bool) -> float:
     model = build_model(cfg.model, text_backbone_config=DistilBertConfig().to_dict())
     tok = load_tokenizer(preset("offline").model.text)
     batch = next(iter(make_loader(read_split(data, "train")[:8], data, tok, 224, 64, batch_size=8)))
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.train))
+    optimizer = make_optimizer(model, cfg.train)
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, 100)
     step = lambda: train_one_epoch(model, [dict(batch)], optimizer, scheduler, torch.nn.CrossEntropyLoss(),  # noqa: E731
                                    1.0, CPU, "auto")

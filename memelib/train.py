@@ -41,7 +41,7 @@ from .metrics import compute_metrics, evaluation_report, format_report, tune_thr
 from .model import MemeClassifier, autocast, build_model, resolve_device
 from .validation import load_split
 
-__all__ = ["seed_everything", "param_groups", "class_weights", "feature_batches", "train_one_epoch", "count_truncated", "fit"]
+__all__ = ["seed_everything", "param_groups", "make_optimizer", "class_weights", "feature_batches", "train_one_epoch", "count_truncated", "fit"]
 
 STATE_FILE = "train_state.safetensors"
 
@@ -71,6 +71,15 @@ def param_groups(model: MemeClassifier, cfg: TrainConfig) -> list[dict[str, Any]
         }
         for (is_encoder, no_decay), params in sorted(groups.items())
     ]
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over `param_groups`, fused into one kernel where this torch supports it: the update of a
+    head on cached features otherwise costs as much as its forward and backward passes together."""
+    try:
+        return torch.optim.AdamW(param_groups(model, cfg), fused=True)
+    except (RuntimeError, TypeError, ValueError):  # older torch, or a device without a fused kernel
+        return torch.optim.AdamW(param_groups(model, cfg))
 
 
 def class_weights(labels: torch.Tensor, num_classes: int = 2) -> torch.Tensor:
@@ -217,7 +226,7 @@ def fit(
     ddp_model = wrap_model(model, d)  # DistributedDataParallel under torchrun, else the model itself
 
     # -- optimisation: AdamW, linear warmup then decay, class-weighted cross-entropy
-    optimizer = torch.optim.AdamW(param_groups(model, tc))
+    optimizer = make_optimizer(model, tc)
     total_steps = steps_per_epoch * tc.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(tc.warmup_ratio * total_steps), total_steps)
     weight = class_weights(y_train).to(device) if tc.class_weights else None
