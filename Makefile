@@ -18,7 +18,7 @@ export IPYTHONDIR := $(SCRATCH)/ipython
 export MPLCONFIGDIR := $(SCRATCH)/matplotlib
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: venv demo test notebooks student lab bench bench-fusion notebook-times clean
+.PHONY: venv demo test notebooks student lab bench bench-fusion notebook-times clean test-browser
 
 venv: $(STAMP)
 
@@ -38,6 +38,15 @@ demo: $(STAMP)
 # Unit tests, then every notebook run top to bottom and compared with its saved outputs (nbval).
 test: $(STAMP)
 	$(PY) -m pytest tests notebooks $(NBVAL)
+
+# Every notebook run in JupyterLab in headless Chromium (copies; the committed ones are never saved),
+# notebook 06's widgets used; screenshots in artifacts/browser/. Installs Debian's chromium (as root) and
+# Playwright when missing; never downloads a browser. BROWSER_ARGS=--break-slider shows a failing run.
+test-browser: $(STAMP)
+	test -x /usr/bin/chromium || { test "$$(id -u)" = 0 || { echo "needs /usr/bin/chromium: run 'apt-get install chromium' as root" >&2; exit 1; }; \
+		apt-get update && apt-get install -y chromium; }
+	$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install -e ".[browser]"
+	$(PY) browser_tests/run_notebooks.py $(BROWSER_ARGS)
 
 # Re-execute every notebook in place, refreshing its saved outputs.
 notebooks: $(STAMP)
