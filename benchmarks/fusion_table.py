@@ -19,27 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
 from memelib.annotations import read_split
 from memelib.config import preset
-from memelib.synthetic import SynthConfig, generate, load_meta
+from memelib.course import meme_kinds
+from memelib.metrics import auroc_by_kind
+from memelib.synthetic import SynthConfig, generate
 from memelib.train import fit
 
 FUSIONS = ["text", "image", "late", "concat", "cross"]
-BENIGN_KINDS = ["benign_text_swap", "benign_image_swap", "benign_plain"]
-
-
-def per_kind_auroc(records, probs, meta) -> dict[str, float]:
-    """AUROC of the hateful memes against each kind of benign meme separately."""
-    kinds = np.array([meta[r.id]["kind"] for r in records])
-    hateful = kinds == "hateful"
-    out = {}
-    for kind in BENIGN_KINDS:
-        sel = hateful | (kinds == kind)
-        labels = hateful[sel].astype(int)
-        out[kind] = float(roc_auc_score(labels, probs[sel])) if 0 < labels.sum() < sel.sum() else float("nan")
-    return out
+BENIGN_KINDS = ["benign_text_swap", "benign_image_swap", "benign_plain"]  # columns of the table
 
 
 def main() -> None:
@@ -55,8 +44,9 @@ def main() -> None:
     counts = generate(data, SynthConfig(seed=args.seed))
     synth_rate = sum(counts.values()) / (time.perf_counter() - t0)  # PIL drawing runs on one core
     print(f"SynthMemes: {sum(counts.values())} memes generated at {synth_rate:.0f} memes/s", flush=True)
-    meta = load_meta(data)
     dev = read_split(data, "dev")
+    kinds = meme_kinds(data, [r.id for r in dev])
+    labels = np.array([r.label for r in dev])
     rows = []
     for name in FUSIONS:
         cfg = preset("offline", fusion__name=name, cache_dir=str(work / "cache"))
@@ -67,7 +57,7 @@ def main() -> None:
         tuned = result["report"]["at_tuned"]
         rows.append({"fusion": name, "dev_auroc": tuned["auroc"], "dev_accuracy_tuned": tuned["accuracy"],
                      "dev_macro_f1_tuned": tuned["macro_f1"], "best_epoch": result["best_epoch"],
-                     "auroc_by_benign_kind": per_kind_auroc(dev, probs, meta), "seconds": round(seconds, 1)})
+                     "auroc_by_benign_kind": {k: auroc_by_kind(labels, probs, kinds).get(k, float("nan")) for k in BENIGN_KINDS}, "seconds": round(seconds, 1)})
         print(f"{name:7s} done in {seconds:5.1f} s", flush=True)
 
     print(f"\nSynthMemes dev ({len(dev)} memes, data seed {args.seed}), offline preset, frozen features")

@@ -75,23 +75,34 @@ def check_twins(data_dir: str | Path, hateful_id: int | str, same_text_id: Any, 
     return _verdict(False, f"{wrong} is not right", hint)
 
 
+def _check_tensor_fn(
+    fn: Callable, args: tuple, expected: torch.Tensor, near_miss: torch.Tensor, near_miss_msg: str,
+    wrong_msg: str, right_msg: str, hint: str, atol: float,
+) -> bool:
+    """Shared check: `fn(*args)` must equal `expected`; `near_miss` is the common wrong answer."""
+    got, problem = _call(fn, *args)
+    if problem:
+        return _verdict(False, problem, hint)
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return _verdict(False, f"expected a tensor of shape {tuple(expected.shape)}, got {getattr(got, 'shape', type(got).__name__)}", hint)
+    if torch.allclose(got.float(), near_miss, atol=atol):
+        return _verdict(False, near_miss_msg, hint)
+    if not torch.allclose(got.float(), expected, atol=atol):
+        return _verdict(False, wrong_msg, hint)
+    return _verdict(True, right_msg)
+
+
 def check_masked_mean(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
     """Notebook 01: `fn(states (B, L, D), attention_mask (B, L)) -> (B, D)`, the mean over real tokens only."""
     g = torch.Generator().manual_seed(0)
     states = torch.randn(3, 5, 4, generator=g)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]])
-    expected = torch.stack([states[i, : int(m.sum())].mean(0) for i, m in enumerate(mask)])
-    got, problem = _call(fn, states, mask)
-    hint = "multiply the states by mask.unsqueeze(-1), sum over L (dim=1), divide by the number of real tokens."
-    if problem:
-        return _verdict(False, problem, hint)
-    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (3, 4):
-        return _verdict(False, f"expected a tensor of shape (B, D) = (3, 4), got {getattr(got, 'shape', type(got).__name__)}", hint)
-    if torch.allclose(got, states.mean(1), atol=1e-5):
-        return _verdict(False, "this is the plain mean: padding positions are averaged in too", hint)
-    if not torch.allclose(got.float(), expected, atol=1e-5):
-        return _verdict(False, "the values differ from the mean over real tokens", hint)
-    return _verdict(True, "padding no longer changes the sentence vector.")
+    expected = torch.stack([states[i, : int(m.sum())].mean(0) for i, m in enumerate(mask)])  # (B, D)
+    return _check_tensor_fn(
+        fn, (states, mask), expected, states.mean(1), "this is the plain mean: padding positions are averaged in too",
+        "the values differ from the mean over real tokens", "padding no longer changes the sentence vector.",
+        "multiply the states by mask.unsqueeze(-1), sum over L (dim=1), divide by the number of real tokens.", 1e-5,
+    )
 
 
 def check_shapes(answers: dict[str, Any], expected: dict[str, tuple[int, ...]]) -> bool:
@@ -112,18 +123,12 @@ def check_cosine_similarity(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
     """Notebook 03: `fn(a (N, D), b (M, D)) -> (N, M)` cosine similarities."""
     g = torch.Generator().manual_seed(1)
     a, b = torch.randn(4, 6, generator=g) * 3, torch.randn(5, 6, generator=g)
-    expected = torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(b, dim=1).T
-    got, problem = _call(fn, a, b)
-    hint = "divide each row by its L2 norm (torch.nn.functional.normalize(x, dim=1)), then a @ b.T."
-    if problem:
-        return _verdict(False, problem, hint)
-    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (4, 5):
-        return _verdict(False, f"expected shape (N, M) = (4, 5), got {getattr(got, 'shape', type(got).__name__)}", hint)
-    if torch.allclose(got, a @ b.T, atol=1e-4):
-        return _verdict(False, "that is the dot product; it grows with the vectors' lengths", hint)
-    if not torch.allclose(got.float(), expected, atol=1e-4):
-        return _verdict(False, "the values are not cosine similarities", hint)
-    return _verdict(True, "values lie in [-1, 1] whatever the vectors' lengths.")
+    expected = torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(b, dim=1).T  # (N, M)
+    return _check_tensor_fn(
+        fn, (a, b), expected, a @ b.T, "that is the dot product; it grows with the vectors' lengths",
+        "the values are not cosine similarities", "values lie in [-1, 1] whatever the vectors' lengths.",
+        "divide each row by its L2 norm (torch.nn.functional.normalize(x, dim=1)), then a @ b.T.", 1e-4,
+    )
 
 
 def check_fusion_choice(answer: Any) -> bool:

@@ -16,17 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from .annotations import Record
+from .checkpoint import atomic_save_safetensors
 from .data import make_loader
 from .model import MemeClassifier, autocast, bf16_supported
 
@@ -127,15 +127,7 @@ def cached_features(
             log(f"feature cache: {path} is unreadable ({e}), rebuilding it")
     log(f"feature cache: none for these encoders and data, extracting {len(records)} memes")
     features = extract_features(model, records, root, tokenizer, **extract_kwargs)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".features.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: _compact(v) for k, v in features.items()}, tmp, metadata={"n": str(len(records))})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_save_safetensors(path, {k: _compact(v) for k, v in features.items()}, {"n": str(len(records))})
     # Return what the cache holds, so that a first run and a cached run train on identical numbers.
     return {k: _compact(v).float() for k, v in features.items()}
 

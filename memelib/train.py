@@ -195,6 +195,7 @@ def fit(
 
     # -- data: cached features (frozen) or raw batches (fine-tune)
     loader_args = dict(tokenizer=tokenizer, image_size=cfg.model.image.image_size, max_length=cfg.model.text.max_length)
+    set_epoch: Callable[[int], None] = lambda epoch: None  # noqa: E731
     if tc.freeze:
         model.lock_encoders()
         if not d.is_main:
@@ -220,6 +221,9 @@ def fit(
         dev_loader = make_loader(dev_records, data_dir, batch_size=tc.batch_size, num_workers=tc.num_workers,
                                  pin_memory=pin, **loader_args)
         generator = train_loader.generator
+        sampler = train_loader.sampler
+        if hasattr(sampler, "set_epoch"):  # DistributedSampler under torchrun
+            set_epoch = sampler.set_epoch
         train_batches, dev_batches = (lambda: train_loader), (lambda: dev_loader)
         steps_per_epoch = len(train_loader)
     model.to(device)
@@ -270,8 +274,7 @@ def fit(
             if bad_epochs >= tc.patience:
                 break
             # -- forward, backward, update
-            if hasattr(getattr(train_batches(), "sampler", None), "set_epoch"):
-                train_batches().sampler.set_epoch(epoch)  # a new shuffle per epoch, the same on every rank
+            set_epoch(epoch)  # a new shuffle per epoch, the same on every rank (DistributedSampler)
             t0 = time.perf_counter()
             # a bar per batch only when batches are slow (fine-tuning); cached-feature epochs take a second
             bar = tqdm(train_batches(), total=steps_per_epoch, desc=f"epoch {epoch}", disable=not progress or tc.freeze,
