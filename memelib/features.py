@@ -8,17 +8,21 @@ A cache file is keyed by a fingerprint of (a) the encoders: their config and a h
 and (b) the data: every record's id, image path and text, and the bytes of every image. Any change,
 a new caption or an edited image, gives a new key, so a stale cache is never used. Files are
 safetensors in float16 (half the size, plenty of precision for a classifier head), written atomically.
-Explained in notebook 03.
+The head then trains on shuffled batches of them (`feature_batches`), on as many CPU threads as is
+fastest at the moment (`fastest_threads`). Explained in notebook 03.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
+import statistics
+import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import torch
 from safetensors import SafetensorError
@@ -30,7 +34,7 @@ from .checkpoint import atomic_save_safetensors
 from .data import make_loader
 from .model import MemeClassifier, autocast, bf16_supported
 
-__all__ = ["default_cache_dir", "encoder_fingerprint", "data_fingerprint", "extract_features", "cached_features"]
+__all__ = ["default_cache_dir", "encoder_fingerprint", "data_fingerprint", "extract_features", "cached_features", "feature_batches", "fastest_threads"]
 
 
 def default_cache_dir() -> Path:
@@ -136,3 +140,47 @@ def _compact(x: torch.Tensor) -> torch.Tensor:
     """float16 when every value fits (|x| < 65504), else float32."""
     half = x.half()
     return (half if torch.isfinite(half).all() else x.float()).contiguous()
+
+
+def feature_batches(
+    features: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int, generator: torch.Generator | None = None
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches of cached features, shuffled by `generator` (in order when None)."""
+    n = labels.numel()
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        yield {
+            "text_features": features["text_features"][idx],  # (B, Dt)
+            "image_features": features["image_features"][idx],  # (B, Di)
+            "labels": labels[idx],  # (B,)
+        }
+
+
+T = TypeVar("T")
+
+
+def fastest_threads(batches: Iterable[T], most: int, probe: int = 6) -> Iterator[T]:
+    """Yield `batches` unchanged while choosing how many CPU threads the training steps use.
+
+    A head on cached features does small matrix products. On an idle 2-core CPU two threads are
+    about 1.4x faster than one; when another program keeps one core busy, two threads are 2.5x
+    *slower*, each step waiting for the descheduled thread (`make bench` measures both). So the first
+    `probe` steps run on `most` threads and the next `probe` on one, each step timed by the consumer's
+    work between two yields; the rest of the pass runs on the one with the smaller median step time
+    (a median, because the first step after a switch pays for it). Call it once per epoch: the load
+    changes. On the CPUs we measured, one thread and two give bit-identical training (a test checks
+    it), so the choice changes the speed, not the result."""
+    candidates = [most, 1] if most > 1 else []
+    it = iter(batches)
+    step_s: dict[int, list[float]] = {}
+    for n in candidates:
+        torch.set_num_threads(n)
+        step_s[n] = []
+        for batch in itertools.islice(it, probe):
+            t0 = time.perf_counter()
+            yield batch
+            step_s[n].append(time.perf_counter() - t0)
+    if step_s and all(step_s.values()):  # both probed in full; a shorter pass keeps the last setting
+        torch.set_num_threads(min(step_s, key=lambda n: statistics.median(step_s[n])))
+    yield from it

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -35,13 +35,13 @@ from .config import Config, TrainConfig
 from .data import make_loader
 from .distributed import init_distributed, shard, wrap_model
 from .encoders import load_tokenizer
-from .features import cached_features
+from .features import cached_features, feature_batches, fastest_threads
 from .inference import predict_probs
 from .metrics import compute_metrics, evaluation_report, format_report, tune_threshold
 from .model import MemeClassifier, autocast, build_model, resolve_device
 from .validation import load_split
 
-__all__ = ["seed_everything", "param_groups", "make_optimizer", "class_weights", "feature_batches", "train_one_epoch", "count_truncated", "fit"]
+__all__ = ["seed_everything", "param_groups", "make_optimizer", "class_weights", "train_one_epoch", "count_truncated", "fit"]
 
 STATE_FILE = "train_state.safetensors"
 
@@ -86,21 +86,6 @@ def class_weights(labels: torch.Tensor, num_classes: int = 2) -> torch.Tensor:
     """Inverse class frequency, N / (C * count_c): each class weighs the same in the loss in total."""
     counts = torch.bincount(labels, minlength=num_classes).float().clamp(min=1)
     return labels.numel() / (num_classes * counts)  # (C,)
-
-
-def feature_batches(
-    features: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int, generator: torch.Generator | None = None
-) -> Iterator[dict[str, torch.Tensor]]:
-    """Batches of cached features, shuffled by `generator` (in order when None)."""
-    n = labels.numel()
-    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size]
-        yield {
-            "text_features": features["text_features"][idx],  # (B, Dt)
-            "image_features": features["image_features"][idx],  # (B, Di)
-            "labels": labels[idx],  # (B,)
-        }
 
 
 def train_one_epoch(
@@ -264,11 +249,7 @@ def fit(
         f"batch {tc.batch_size}, {n_trainable:,} trainable parameters, device {device}"
     )
     epoch = done_epochs
-    # A head on cached features does tiny matrix products: on a CPU one thread is faster than several,
-    # which spend more time waking each other than computing (2x or more on a busy machine).
-    threads = torch.get_num_threads()
-    if tc.freeze and device.type == "cpu":
-        torch.set_num_threads(1)
+    threads = torch.get_num_threads()  # restored at the end; a head on cached features picks its own
     try:
         for epoch in range(done_epochs + 1, tc.epochs + 1):
             if bad_epochs >= tc.patience:
@@ -280,6 +261,8 @@ def fit(
             bar = tqdm(train_batches(), total=steps_per_epoch, desc=f"epoch {epoch}", disable=not progress or tc.freeze,
                        leave=False)
             batches = (shard(b, d) for b in bar) if tc.freeze else bar  # this rank's share of cached-feature batches
+            if tc.freeze and device.type == "cpu":  # small products: one thread or all, whichever is faster now
+                batches = fastest_threads(batches, most=threads)
             train_loss = train_one_epoch(ddp_model, batches, optimizer, scheduler, loss_fn, tc.max_grad_norm, device,
                                          head_precision, bar)
 

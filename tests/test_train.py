@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from memelib.config import preset
-from memelib.train import class_weights, fit, param_groups
+from memelib.features import fastest_threads, feature_batches
+from memelib.train import class_weights, fit, make_optimizer, param_groups, train_one_epoch
 from memelib.model import build_model
 
 
@@ -60,3 +61,53 @@ def test_no_weight_decay_on_biases_and_norms():
 def test_class_weights_balance_the_classes():
     w = class_weights(torch.tensor([0, 0, 0, 1]))
     assert w.tolist() == pytest.approx([4 / 6, 2.0])
+
+
+@pytest.mark.parametrize("n_batches", [0, 3, 6, 9, 12, 40])
+def test_fastest_threads_yields_every_batch_in_order(n_batches):
+    threads = torch.get_num_threads()
+    try:
+        for most in (2, 1):
+            before = torch.get_num_threads()
+            out = list(fastest_threads(range(n_batches), most=most, probe=3))
+            assert out == list(range(n_batches))
+            assert torch.get_num_threads() in ({1, most} if most > 1 else {before})
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _head_after_one_epoch(threads: int, text_dim: int, image_dim: int) -> list[torch.Tensor]:
+    from memelib.fusion import build_fusion
+    from transformers import get_linear_schedule_with_warmup
+
+    torch.manual_seed(0)
+    cfg = preset("full")
+
+    class Head(torch.nn.Module):  # what trains on cached features: the fusion head alone
+        def __init__(self):
+            super().__init__()
+            self.fusion = build_fusion(cfg.model.fusion, text_dim, image_dim)
+
+        def forward(self, text_features, image_features):
+            return self.fusion(text_features, image_features)
+
+    model = Head()
+    feats = {"text_features": torch.randn(640, text_dim), "image_features": torch.randn(640, image_dim)}
+    labels = torch.randint(0, 2, (640,))
+    optimizer = make_optimizer(model, cfg.train)
+    scheduler = get_linear_schedule_with_warmup(optimizer, 2, 20)
+    torch.set_num_threads(threads)
+    batches = feature_batches(feats, labels, 32, torch.Generator().manual_seed(0))
+    train_one_epoch(model, batches, optimizer, scheduler, torch.nn.CrossEntropyLoss(), 1.0, torch.device("cpu"))
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("dims", [(384, 512), (768, 2048)], ids=["offline", "full"])
+def test_head_training_is_bit_identical_on_one_or_two_threads(dims):
+    """fit lets fastest_threads pick the thread count per epoch: that must never change the result."""
+    threads = torch.get_num_threads()
+    try:
+        one, two = _head_after_one_epoch(1, *dims), _head_after_one_epoch(2, *dims)
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for a, b in zip(one, two))
