@@ -163,12 +163,12 @@ def head_epoch_seconds(threads: str | int = "auto", n: int = 8500, text_dim: int
 
 
 @contextlib.contextmanager
-def one_core_busy() -> Iterator[None]:
+def one_core_busy() -> Iterator[subprocess.Popen]:
     """Another program keeps one core busy (a second notebook, a browser tab): a process spinning."""
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.5)
-        yield
+        yield spinner
     finally:
         spinner.kill()
         spinner.wait()
