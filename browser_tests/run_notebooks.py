@@ -286,7 +286,7 @@ def use_widgets(page, out: Path, stem: str) -> list[str]:
                            ".filter(i => i.complete && i.naturalWidth > 0).length")
     if loaded != n_cards:
         raise CheckFailed(f"gallery: only {loaded} of the {n_cards} memes shown have a visible image")
-    if "mod-info" not in (page.get_attribute(target, "class") or ""):
+    if "memelib-selected" not in (page.get_attribute(target, "class") or ""):
         raise CheckFailed(f"gallery: the clicked button {target} is not highlighted")
     done.append(f"clicked {target} ({name}, {counts[target]}): gallery shows {n_cards} memes with images; "
                 f"note: {page.inner_text('.memelib-gallery-note').strip()}")

@@ -33,7 +33,9 @@ __all__ = ["CELL_NAMES", "ThresholdExplorer", "MemeTester", "png_thumbnail"]
 CELL_NAMES = {(0, 0): "true negative", (0, 1): "false positive", (1, 0): "false negative", (1, 1): "true positive"}
 _CELL_KEYS = {(0, 0): "tn", (0, 1): "fp", (1, 0): "fn", (1, 1): "tp"}
 # Buttons show "name\ncount" on two lines; a button collapses "\n" to a space unless told otherwise.
-_CSS = "<style>.memelib-cell { white-space: pre-line; line-height: 1.3; }</style>"
+_CSS = ("<style>.memelib-cell { white-space: pre-line; line-height: 1.3; }"
+        " .memelib-cell.memelib-selected { outline: 3px solid #1f3a5f; outline-offset: -3px; font-weight: bold; }"
+        " .memelib-meme .widget-html-content { line-height: 1.35; }</style>")
 
 
 def png_thumbnail(image: str | Path | Image.Image, size: int = 128) -> bytes:
@@ -141,7 +143,8 @@ class ThresholdExplorer:
         counts = self.counts
         for key, button in self.cells.items():
             button.description = f"{CELL_NAMES[key]}\n{counts[_CELL_KEYS[key]]}"
-            button.button_style = "info" if key == self.selected else ""
+            # the selected cell keeps its colour (and readable dark text) and gets a dark frame
+            (button.add_class if key == self.selected else button.remove_class)("memelib-selected")
         self.metrics_html.value = self._metrics_table()
         self._fill_gallery()
 
@@ -175,7 +178,7 @@ class ThresholdExplorer:
             except ImageError:
                 self._thumbs[i] = b""  # an unreadable file: the card still shows its caption
         r = self.records[i]
-        kind = f"<br>{html.escape(self.kinds[i])}" if self.kinds is not None else ""
+        kind = f"<br>kind: {html.escape(self.kinds[i])}" if self.kinds is not None else ""
         caption = widgets.HTML(f"<small>{html.escape(r.text)}<br>id {html.escape(r.id)} &middot; p = {self.probs[i]:.2f}"
                                f" &middot; true: {LABEL_NAMES[self.labels[i]]}{kind}</small>",
                                layout=widgets.Layout(width=f"{self.thumb_size + 8}px"))

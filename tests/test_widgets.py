@@ -97,11 +97,14 @@ def test_clicking_a_button_selects_its_cell_and_the_gallery_follows_the_slider(m
     explorer = ThresholdExplorer(labels, probs, records, root, kinds, max_memes=50)
     assert not explorer.gallery.children and "Click a cell" in explorer.gallery_note.value
     explorer.cells[1, 0].click()  # the false negatives
-    assert explorer.selected == (1, 0) and explorer.cells[1, 0].button_style == "info"
+    assert explorer.selected == (1, 0)
+    assert [key for key, b in explorer.cells.items() if "memelib-selected" in b._dom_classes] == [(1, 0)]
     assert len(explorer.gallery.children) == explorer.counts["fn"]
     explorer.slider.value = 0.8  # more hateful memes are missed now: the gallery grows
     assert len(explorer.gallery.children) == explorer.counts["fn"] > 0
     assert set(gallery_ids(explorer)) == {r.id for r, y, q in zip(records, labels, probs) if y == 1 and q < 0.8}
+    explorer.cells[1, 1].click()  # the frame moves: one selected cell at a time
+    assert [key for key, b in explorer.cells.items() if "memelib-selected" in b._dom_classes] == [(1, 1)]
 
 
 def test_an_empty_cell_says_so(memes):
