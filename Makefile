@@ -18,7 +18,7 @@ export IPYTHONDIR := $(SCRATCH)/ipython
 export MPLCONFIGDIR := $(SCRATCH)/matplotlib
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: venv demo test notebooks student lab bench bench-fusion notebook-times clean test-browser
+.PHONY: venv demo test notebooks student lab bench bench-fusion demo-vs notebook-times clean test-browser
 
 venv: $(STAMP)
 
@@ -75,3 +75,8 @@ clean:
 # Speed and memory (matmul rate, extraction, loading, training, prediction, demo): artifacts/bench.json
 bench: $(STAMP)
 	$(PY) benchmarks/speed.py --out artifacts/bench.json
+
+# The demo now against an earlier commit, cold, alternating: make demo-vs REV=<commit> -> artifacts/demo_vs.json
+demo-vs: $(STAMP)
+	@test -n "$(REV)" || { echo "usage: make demo-vs REV=<an earlier commit>"; exit 2; }
+	$(PY) benchmarks/demo_vs.py $(REV) --out artifacts/demo_vs.json

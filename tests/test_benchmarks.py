@@ -19,7 +19,7 @@ def _load(name: str):
     return module
 
 
-@pytest.mark.parametrize("name", ["speed", "fusion_table", "notebook_times"])
+@pytest.mark.parametrize("name", ["speed", "fusion_table", "notebook_times", "demo_vs"])
 def test_benchmark_scripts_import_and_show_help(name):
     out = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
