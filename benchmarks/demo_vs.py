@@ -72,7 +72,7 @@ def main() -> None:
                           f"dev AUROC {runs[name][-1]['dev_auroc']:.4f}", flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, check=False)
-    median = {name: statistics.median(r["seconds"] for r in rs) for name, rs in runs.items()}
+    median = {name: round(statistics.median(r["seconds"] for r in rs), 1) for name, rs in runs.items()}
     result = {"rev": rev, "runs": runs, "median_seconds": median, "speedup": round(median[rev] / median["now"], 2),
               "dev_auroc_change": round(runs["now"][0]["dev_auroc"] - runs[rev][0]["dev_auroc"], 4)}
     print(f"median {median[rev]:.1f} s at {rev}, {median['now']:.1f} s now: {result['speedup']}x faster; "
