@@ -164,8 +164,8 @@ def fastest_threads(batches: Iterable[T], most: int, probe: int = 6) -> Iterator
     """Yield `batches` unchanged while choosing how many CPU threads the training steps use.
 
     A head on cached features does small matrix products. On an idle 2-core CPU two threads are
-    about 1.4x faster than one; when another program keeps one core busy, two threads are 2.5x
-    *slower*, each step waiting for the descheduled thread (`make bench` measures both). So the first
+    about 1.5x faster than one; when another program keeps one core busy, two threads are three
+    times *slower* or worse, each step waiting for the descheduled thread (`make bench` measures both). So the first
     `probe` steps run on `most` threads and the next `probe` on one, each step timed by the consumer's
     work between two yields; the rest of the pass runs on the one with the smaller median step time
     (a median, because the first step after a switch pays for it). Call it once per epoch: the load
