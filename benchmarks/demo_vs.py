@@ -3,7 +3,7 @@
     python benchmarks/demo_vs.py REV [--rounds 2] [--out artifacts/demo_vs.json]
 
 Checks out REV into a temporary git worktree and runs the demo's four commands (synth, validate,
-train offline concat, evaluate) from scratch in both trees, in scratch folders under artifacts/, alternating REV and the working tree
+train offline concat, evaluate) from scratch in both trees, in artifacts/demo-vs/ of each, alternating REV and the working tree
 `--rounds` times, each with no data and no feature cache. Both run on this environment's packages,
 so the difference is the code's. Shared machines are noisy: alternating rounds and quoting the
 ratio measured in one run is fairer than comparing times taken at different moments.
@@ -22,22 +22,25 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA, RUN = "artifacts/demo-vs-data", "artifacts/demo-vs-run"  # never the user's data/ folder
-SCRATCH = (DATA, RUN, "artifacts/demo-vs-cache", "artifacts/demo-vs-report")
+SCRATCH = Path("artifacts/demo-vs")  # in each tree; never the user's data/ folder
 
 
-def demo(tree: Path) -> dict[str, float]:
-    """The demo's four commands in `tree`, cold; seconds and the dev AUROC that `evaluate` prints."""
-    for path in SCRATCH:
-        shutil.rmtree(tree / path, ignore_errors=True)
+def run_demo(tree: Path, scratch: Path, extra: Sequence[str] = ()) -> dict[str, float]:
+    """`make demo`'s four commands (synth, validate, train offline concat, evaluate), run cold with the
+    memelib in `tree`: data, run and feature cache go to `scratch`, emptied first. `extra` options go to
+    train and evaluate (e.g. ["--precision", "fp32"]). Returns the seconds and the dev AUROC printed."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    data, run, cache = scratch / "data", scratch / "run", scratch / "cache"
     py = [sys.executable, "-m", "memelib"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(tree)}  # this tree's memelib, nobody else's
-    commands = [py + ["synth", DATA], py + ["validate", DATA],
-                py + ["train", "--data", DATA, "--out", RUN, "--preset", "offline", "--fusion", "concat",
-                      "--cache-dir", "artifacts/demo-vs-cache"],
-                py + ["evaluate", RUN, "--data", DATA, "--split", "dev", "--report-dir", "artifacts/demo-vs-report"]]
+    commands = [py + ["synth", str(data)], py + ["validate", str(data)],
+                py + ["train", "--data", str(data), "--out", str(run), "--preset", "offline", "--fusion", "concat",
+                      "--cache-dir", str(cache), *extra],
+                py + ["evaluate", str(run), "--data", str(data), "--split", "dev", "--report-dir", str(scratch / "report"),
+                      *extra]]
     t0 = time.perf_counter()
     for cmd in commands:
         done = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
@@ -67,7 +70,7 @@ def main() -> None:
             runs: dict[str, list[dict[str, float]]] = {rev: [], "now": []}
             for round_ in range(1, args.rounds + 1):
                 for name, tree in ((rev, old), ("now", ROOT)):
-                    runs[name].append(demo(tree))
+                    runs[name].append(run_demo(tree, tree / SCRATCH))
                     print(f"round {round_}  {name:8s} {runs[name][-1]['seconds']:6.1f} s  "
                           f"dev AUROC {runs[name][-1]['dev_auroc']:.4f}", flush=True)
         finally:
@@ -77,8 +80,7 @@ def main() -> None:
               "dev_auroc_change": round(runs["now"][0]["dev_auroc"] - runs[rev][0]["dev_auroc"], 4)}
     print(f"median {median[rev]:.1f} s at {rev}, {median['now']:.1f} s now: {result['speedup']}x faster; "
           f"dev AUROC change {result['dev_auroc_change']:+.4f}")
-    for path in SCRATCH:
-        shutil.rmtree(ROOT / path, ignore_errors=True)
+    shutil.rmtree(ROOT / SCRATCH, ignore_errors=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -13,14 +13,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import platform
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -30,6 +27,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import DistilBertConfig, get_linear_schedule_with_warmup
 
+from demo_vs import run_demo  # benchmarks/, next to this file
 from memelib.annotations import read_split
 from memelib.checkpoint import save_run
 from memelib.config import preset
@@ -39,6 +37,7 @@ from memelib.inference import Predictor
 from memelib.model import autocast, bf16_supported, build_model
 from memelib.synthetic import SynthConfig, generate
 from memelib.features import fastest_threads, feature_batches
+from memelib.fusion import build_fusion
 from memelib.train import make_optimizer, train_one_epoch
 
 CPU = torch.device("cpu")
@@ -128,20 +127,11 @@ def head_epoch_seconds(threads: str | int = "auto", n: int = 8500, text_dim: int
     training step. threads="auto" chooses as memelib.fit does (features.fastest_threads); a number fixes it."""
     torch.manual_seed(0)
     cfg = preset("full")
-    from memelib.fusion import build_fusion
-
-    class Head(torch.nn.Module):  # only the fusion head, as when training on cached features
-        def __init__(self):
-            super().__init__()
-            self.fusion = build_fusion(cfg.model.fusion, text_dim, image_dim)
-
-        def forward(self, text_features, image_features):
-            return self.fusion(text_features, image_features)
-
-    head = Head()
+    # the head alone: its forward(text_features, image_features) is what model(**batch) calls on cached features
+    head = build_fusion(cfg.model.fusion, text_dim, image_dim)
     feats = {"text_features": torch.randn(n, text_dim), "image_features": torch.randn(n, image_dim)}
     labels = torch.randint(0, 2, (n,))
-    optimizer = make_optimizer(head, cfg.train)
+    optimizer = make_optimizer(head, cfg.train)  # fused AdamW, as fit uses
     steps = -(-n // cfg.train.batch_size)
     scheduler = get_linear_schedule_with_warmup(optimizer, steps // 10, steps * 3)
     g = torch.Generator().manual_seed(0)
@@ -201,23 +191,6 @@ def predict_latency_ms(data: Path, work: Path) -> tuple[float, float]:
         predictor.predict(data / rec.img, rec.text)
         times.append((time.perf_counter() - t0) * 1000)
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
-
-
-def demo(work: Path, precision: str) -> dict[str, float]:
-    """`make demo`'s three commands, timed, with their peak memory (max RSS of the child processes)."""
-    data, run, cache = work / "demo-data", work / f"demo-run-{precision}", work / f"demo-cache-{precision}"
-    shutil.rmtree(cache, ignore_errors=True)
-    py = [sys.executable, "-m", "memelib"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    t0 = time.perf_counter()
-    for cmd in (py + ["synth", str(data)],
-                py + ["train", "--data", str(data), "--out", str(run), "--preset", "offline", "--fusion", "concat",
-                      "--cache-dir", str(cache), "--precision", precision, "--quiet"],
-                py + ["evaluate", str(run), "--data", str(data), "--split", "dev", "--precision", precision]):
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
-    seconds = time.perf_counter() - t0
-    auroc = json.loads((run / "eval-dev" / "metrics.json").read_text())["at_tuned"]["auroc"]
-    return {"seconds": round(seconds, 1), "dev_auroc": round(auroc, 4)}
 
 
 def main() -> None:
@@ -281,9 +254,10 @@ def main() -> None:
     result["predict_p50_ms"], result["predict_p95_ms"] = round(p50, 1), round(p95, 1)
     print(f"  p50 {p50:.1f} ms, p95 {p95:.1f} ms", flush=True)
 
-    print("make demo (synth, train offline concat, evaluate), fp32 then the default precision", flush=True)
-    before = demo(work, "fp32")
-    after = demo(work, "auto")
+    print("make demo (synth, validate, train offline concat, evaluate), cold, fp32 then the default precision", flush=True)
+    root = Path(__file__).resolve().parents[1]
+    before = run_demo(root, work / "demo-fp32", ["--precision", "fp32"])
+    after = run_demo(root, work / "demo-auto", ["--precision", "auto"])
     result["demo_fp32"], result["demo_auto"] = before, after
     # the largest resident memory of any child process of this benchmark: the demo's training step
     result["demo_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)

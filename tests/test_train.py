@@ -82,19 +82,10 @@ def _head_after_one_epoch(threads: int, text_dim: int, image_dim: int) -> list[t
 
     torch.manual_seed(0)
     cfg = preset("full")
-
-    class Head(torch.nn.Module):  # what trains on cached features: the fusion head alone
-        def __init__(self):
-            super().__init__()
-            self.fusion = build_fusion(cfg.model.fusion, text_dim, image_dim)
-
-        def forward(self, text_features, image_features):
-            return self.fusion(text_features, image_features)
-
-    model = Head()
+    model = build_fusion(cfg.model.fusion, text_dim, image_dim)  # the head alone, as it trains on cached features
     feats = {"text_features": torch.randn(640, text_dim), "image_features": torch.randn(640, image_dim)}
     labels = torch.randint(0, 2, (640,))
-    optimizer = make_optimizer(model, cfg.train)
+    optimizer = make_optimizer(model, cfg.train)  # fused AdamW, as fit uses (its learning rate does not matter here)
     scheduler = get_linear_schedule_with_warmup(optimizer, 2, 20)
     torch.set_num_threads(threads)
     batches = feature_batches(feats, labels, 32, torch.Generator().manual_seed(0))
