@@ -47,6 +47,15 @@ class CheckpointError(RuntimeError):
     """A run folder cannot be loaded; the message names the file and the problem."""
 
 
+def _rename_into_place(tmp: str | Path, path: Path) -> None:
+    """os.replace(tmp, path), first giving `tmp` the permissions a plain open() or mkdir() would have:
+    tempfile makes files owner-only (0600, folders 0700), which a run on a shared disk must not be."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, (0o777 if Path(tmp).is_dir() else 0o666) & ~umask)
+    os.replace(tmp, path)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, then rename: a crash leaves the old file intact."""
     path = Path(path)
@@ -57,7 +66,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _rename_into_place(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -85,7 +94,7 @@ def atomic_save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], 
     os.close(fd)
     try:
         save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
-        os.replace(tmp, path)
+        _rename_into_place(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -126,7 +135,7 @@ def _save_tokenizer(tokenizer: Any, folder: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():
             os.replace(folder, old)
-        os.replace(tmp, folder)
+        _rename_into_place(tmp, folder)
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,6 +1,7 @@
 """Training with the tiny preset: run folder, determinism, feature cache, fine-tuning."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -19,6 +20,16 @@ def test_run_folder_contents(tiny_run):
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     assert {"at_0.5", "at_tuned", "best_epoch"} <= set(metrics)
     assert metrics["at_tuned"]["threshold"] == json.loads((tiny_run / "config.json").read_text())["threshold"]
+
+
+def test_run_folder_has_the_usual_permissions(tiny_run):
+    """Files are written under a temporary name and renamed; they must not stay owner-only (0600) as
+    temporary files are, or nobody else can read a run on a shared disk."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in tiny_run.rglob("*"):  # (the folder itself is made by pytest)
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o777 if path.is_dir() else 0o666) & ~umask, f"{path}: {oct(mode)}"
 
 
 def test_same_seed_same_run_and_cache_reuse(synth_dir, tmp_path):
