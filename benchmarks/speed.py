@@ -34,9 +34,10 @@ from memelib.config import preset
 from memelib.data import make_loader
 from memelib.encoders import load_tokenizer
 from memelib.inference import Predictor
-from memelib.model import autocast, bf16_supported, build_model
+from memelib.model import build_model
 from memelib.synthetic import SynthConfig, generate
-from memelib.features import fastest_threads, feature_batches
+from memelib.features import feature_batches
+from memelib.runtime import autocast, bf16_supported, fastest_threads
 from memelib.fusion import build_fusion
 from memelib.train import make_optimizer, train_one_epoch
 

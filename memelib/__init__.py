@@ -20,18 +20,18 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Config": "config", "ModelConfig": "config", "TrainConfig": "config", "TextEncoderConfig": "config",
     "ImageEncoderConfig": "config", "FusionConfig": "config", "PRESETS": "config", "preset": "config",
-    "Record": "annotations", "read_split": "annotations", "validate": "validation", "load_split": "validation", "DataError": "validation", "AnnotationError": "annotations",
-    "open_image": "images", "ImageError": "images",
+    "Record": "annotations", "read_split": "annotations", "validate": "validation", "load_split": "validation", "DataError": "errors", "AnnotationError": "errors",
+    "open_image": "images", "ImageError": "errors",
     "SynthConfig": "synthetic", "generate": "synthetic", "load_meta": "synthetic",
     "MemeDataset": "data", "MemeCollator": "data", "make_loader": "data", "image_transform": "data",
     "TextEncoder": "encoders", "ImageEncoder": "encoders", "load_tokenizer": "encoders",
-    "offline_text_model_dir": "encoders", "ModelUnavailableError": "encoders",
+    "offline_text_model_dir": "encoders", "ModelUnavailableError": "errors",
     "FUSIONS": "fusion", "build_fusion": "fusion",
-    "MemeClassifier": "model", "build_model": "model", "resolve_device": "model",
+    "MemeClassifier": "model", "build_model": "model", "resolve_device": "runtime", "autocast": "runtime",
     "extract_features": "features", "cached_features": "features",
     "fit": "train", "seed_everything": "train",
     "compute_metrics": "metrics", "tune_threshold": "metrics", "evaluation_report": "metrics", "format_report": "metrics",
-    "save_run": "checkpoint", "load_run": "checkpoint", "CheckpointError": "checkpoint",
+    "save_run": "checkpoint", "load_run": "checkpoint", "CheckpointError": "errors", "write_json": "files",
     "Predictor": "inference", "predict_probs": "inference",
 }
 

@@ -4,9 +4,12 @@ A data folder holds ``img/`` and one ``.jsonl`` file per split, one meme per lin
 
     {"id": 42953, "img": "img/42953.png", "text": "its their character not ...", "label": 0}
 
-:func:`read_split` turns a split into :class:`Record` objects and stops at the first unusable
-line with ``file:line: reason``. `memelib.validation` reads every line of every split, checks the
-images too, and reports every problem. Notebook 00 (looking at the data) walks through both.
+:func:`read_rows` is the one parser of these files. Two ways to read a split are built on it:
+- :func:`read_split`, fast, for notebooks: the records, stopping at the first unusable line with
+  ``file:line: reason``; images are not opened;
+- :func:`memelib.validation.load_split`, thorough, for training, evaluation and submission: every line
+  and every image checked, all problems reported (or the unusable rows skipped and counted).
+Notebook 00 (looking at the data) walks through both.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterator
 
+from .errors import AnnotationError
+
 __all__ = [
-    "SPLIT_ALIASES", "Record", "AnnotationError", "Problem",
-    "split_path", "available_splits", "parse_line", "read_split",
+    "SPLIT_ALIASES", "Record", "Problem",
+    "SPLIT_FILES", "split_path", "available_splits", "parse_line", "read_rows", "read_split",
 ]
 
 _DEV_FILES = ("dev.jsonl", "val.jsonl", "dev_seen.jsonl", "dev_unseen.jsonl")
@@ -41,7 +46,7 @@ SPLIT_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 # Every split file name above, once each, in the order above.
-_SPLIT_FILES = tuple(dict.fromkeys(name for names in SPLIT_ALIASES.values() for name in names))
+SPLIT_FILES = tuple(dict.fromkeys(name for names in SPLIT_ALIASES.values() for name in names))
 _REQUIRED_KEYS = ("id", "img", "text")
 _KNOWN_KEYS = frozenset(_REQUIRED_KEYS + ("label",))
 
@@ -56,19 +61,6 @@ class Record:
     label: int | None  # 1 hateful, 0 not hateful, None when the file has no label
     path: str  # the .jsonl file this record came from
     line: int  # its line number in that file, counting from 1
-
-
-class AnnotationError(ValueError):
-    """A line that cannot be used; ``str(e)`` is ``"{path}:{line}: {reason}"``."""
-
-    def __init__(self, path: str | os.PathLike, line: int, reason: str) -> None:
-        self.path = str(path)  # the .jsonl file
-        self.line = line  # the line number, counting from 1
-        self.reason = reason  # what is wrong, in plain words
-        super().__init__(f"{self.path}:{line}: {reason}")
-
-    def __reduce__(self):  # keep the exception picklable (DataLoader workers send it across)
-        return (type(self), (self.path, self.line, self.reason))
 
 
 @dataclass(frozen=True)
@@ -123,7 +115,7 @@ def available_splits(data_dir: str | os.PathLike) -> list[str]:
     folder = Path(data_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"data folder {folder} does not exist")
-    return [name[: -len(".jsonl")] for name in _SPLIT_FILES if (folder / name).is_file()]
+    return [name[: -len(".jsonl")] for name in SPLIT_FILES if (folder / name).is_file()]
 
 
 def parse_line(raw: bytes | str, path: str, line: int, require_label: bool) -> Record | None:
@@ -141,22 +133,39 @@ def parse_line(raw: bytes | str, path: str, line: int, require_label: bool) -> R
     return record
 
 
-def read_split(data_dir: str | os.PathLike, split: str, require_labels: bool = False) -> list[Record]:
-    """Read every record of a split, in file order.
+def read_rows(path: str | os.PathLike, require_labels: bool) -> Iterator[tuple[int, Record | None, list[Problem]]]:
+    """The one parser of annotation files: ``(line number, record, problems)`` for every non-blank line.
 
-    Raises :class:`AnnotationError` (``file:line: reason``) at the first line that cannot be used,
-    including a repeated id. Images are not opened here; :func:`validate` checks them.
+    ``record`` is None when the line cannot be used (a fatal problem among ``problems``), including an
+    id already seen on an earlier line. Warnings (an unknown key, an empty caption) come with a record.
+    :func:`read_split` and :func:`memelib.validation.validate` both read files through it.
     """
-    path = split_path(data_dir, split)
-    records: list[Record] = []
+    path = Path(path)
     first_line: dict[str, int] = {}  # id -> the line it first appeared on
     for number, raw in _raw_lines(path):
-        record = parse_line(raw, str(path), number, require_labels)
-        if record is None:
-            continue
-        if record.id in first_line:
-            raise AnnotationError(path, number, _duplicate_reason(record.id, first_line[record.id]))
-        first_line[record.id] = number
+        record, problems = _check_line(raw, str(path), number, require_labels)
+        if record is None and not problems:
+            continue  # a blank line
+        if record is not None and record.id in first_line:
+            reason = f"duplicate id {record.id!r} (first seen on line {first_line[record.id]})"
+            record, problems = None, problems + [Problem(str(path), number, reason, "duplicate_id")]
+        elif record is not None:
+            first_line[record.id] = number
+        yield number, record, problems
+
+
+def read_split(data_dir: str | os.PathLike, split: str, require_labels: bool = False) -> list[Record]:
+    """Read every record of a split, in file order: the fast way, for notebooks and quick looks.
+
+    Raises :class:`AnnotationError` (``file:line: reason``) at the first line that cannot be used,
+    including a repeated id. Images are not opened. Training, evaluation and submission use the
+    thorough :func:`memelib.validation.load_split`, which checks every line and image and reports all.
+    """
+    records: list[Record] = []
+    for _, record, problems in read_rows(split_path(data_dir, split), require_labels):
+        for problem in problems:
+            if problem.fatal:
+                raise AnnotationError(problem.path, problem.line, problem.reason)
         records.append(record)
     return records
 
@@ -263,10 +272,6 @@ def _is_safe_relative(img: str) -> bool:
         elif part not in ("", "."):
             depth += 1
     return depth > 0  # "." or "img/.." name the folder itself, not a file in it
-
-
-def _duplicate_reason(record_id: str, first: int) -> str:
-    return f"duplicate id {record_id!r} (first seen on line {first})"
 
 
 def _json_type(value: object) -> str:

@@ -20,14 +20,53 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .config import DEVICES, FUSION_NAMES, IMAGE_ENCODER_NAMES, POOLINGS, PRECISIONS, PRESETS
+from .errors import AnnotationError, CheckpointError, DataError, ImageError, ModelUnavailableError
+
 __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand. Choices come from memelib.config's name lists (no torch import)."""
     p = argparse.ArgumentParser(prog="memelib", description="Hateful-memes classification from text + image.")
     sub = p.add_subparsers(dest="command", required=True)
+    runtime = _runtime_flags()
+    _add_synth(sub.add_parser("synth", help="generate the SynthMemes dataset"))
+    v = sub.add_parser("validate", help="check every annotation and image; exit 1 on errors")
+    v.add_argument("dir")
+    v.add_argument("--no-images", action="store_true", help="skip opening the image files")
+    _add_train(sub.add_parser("train", help="train a model and write a run folder", parents=[runtime]))
+    e = sub.add_parser("evaluate", help="metrics of a run on a labelled split", parents=[runtime, _data_flags("dev")])
+    e.add_argument("--report-dir", help="where metrics.json and confusion_matrix.png go (default RUN/eval-SPLIT)")
+    pr = sub.add_parser("predict", help="score one meme", parents=[runtime])
+    pr.add_argument("run")
+    pr.add_argument("--image", required=True)
+    pr.add_argument("--text", required=True)
+    sb = sub.add_parser("submit", help="write the challenge's CSV (id,proba,label) for a split",
+                        parents=[runtime, _data_flags("test")])
+    sb.add_argument("--out", required=True)
+    return p
 
-    s = sub.add_parser("synth", help="generate the SynthMemes dataset")
+
+def _runtime_flags() -> argparse.ArgumentParser:
+    """--device and --precision, shared by train, evaluate, predict and submit."""
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("--device", choices=DEVICES, help="auto (default): a CUDA GPU when there is one, else the CPU")
+    flags.add_argument("--precision", choices=PRECISIONS, help="encoders' arithmetic (auto, the default: bf16 where supported)")
+    return flags
+
+
+def _data_flags(default_split: str) -> argparse.ArgumentParser:
+    """RUN --data DIR --split NAME --skip-invalid, shared by evaluate and submit."""
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("run")
+    flags.add_argument("--data", required=True)
+    flags.add_argument("--split", default=default_split)
+    flags.add_argument("--skip-invalid", action="store_true", help="leave out unusable rows instead of stopping")
+    return flags
+
+
+def _add_synth(s: argparse.ArgumentParser) -> None:
     s.add_argument("dir")
     s.add_argument("--n-train", type=int, default=1200)
     s.add_argument("--n-dev", type=int, default=300)
@@ -35,15 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--image-size", type=int, default=128, help="square side in pixels")
 
-    v = sub.add_parser("validate", help="check every annotation and image; exit 1 on errors")
-    v.add_argument("dir")
-    v.add_argument("--no-images", action="store_true", help="skip opening the image files")
 
-    t = sub.add_parser("train", help="train a model and write a run folder")
+def _add_train(t: argparse.ArgumentParser) -> None:
     t.add_argument("--data", required=True)
     t.add_argument("--out", required=True)
-    t.add_argument("--preset", default="offline", choices=["full", "offline", "tiny"])
-    t.add_argument("--fusion", choices=["concat", "late", "cross", "text", "image"])
+    t.add_argument("--preset", default="offline", choices=list(PRESETS))
+    t.add_argument("--fusion", choices=FUSION_NAMES)
     mode = t.add_mutually_exclusive_group()
     mode.add_argument("--freeze", dest="freeze", action="store_true", default=None, help="frozen encoders, cached features")
     mode.add_argument("--finetune", dest="freeze", action="store_false", help="train the encoders too")
@@ -53,11 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--train-split", default="train")
     t.add_argument("--dev-split", default="dev")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    t.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="encoders' arithmetic (auto: bf16 where supported)")
     t.add_argument("--text-model", help="Hugging Face id or local folder (overrides the preset)")
-    t.add_argument("--pooling", choices=["cls", "mean"])
-    t.add_argument("--image-encoder", choices=["resnet50", "resnet18", "tiny"])
+    t.add_argument("--pooling", choices=POOLINGS)
+    t.add_argument("--image-encoder", choices=IMAGE_ENCODER_NAMES)
     t.add_argument("--image-weights", help="imagenet, none, or a local .safetensors/.pth file")
     t.add_argument("--image-size", type=int)
     t.add_argument("--no-class-weights", dest="class_weights", action="store_false", default=None)
@@ -66,32 +100,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.add_argument("--skip-invalid", action="store_true", help="leave out unusable rows (counted by reason) instead of stopping")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
-
-    e = sub.add_parser("evaluate", help="metrics of a run on a labelled split")
-    e.add_argument("run")
-    e.add_argument("--data", required=True)
-    e.add_argument("--split", default="dev")
-    e.add_argument("--report-dir", help="where metrics.json and confusion_matrix.png go (default RUN/eval-SPLIT)")
-    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    e.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
-    e.add_argument("--skip-invalid", action="store_true", help="leave out unusable rows instead of stopping")
-
-    pr = sub.add_parser("predict", help="score one meme")
-    pr.add_argument("run")
-    pr.add_argument("--image", required=True)
-    pr.add_argument("--text", required=True)
-    pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    pr.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
-
-    sb = sub.add_parser("submit", help="write the challenge's CSV (id,proba,label) for a split")
-    sb.add_argument("run")
-    sb.add_argument("--data", required=True)
-    sb.add_argument("--split", default="test")
-    sb.add_argument("--out", required=True)
-    sb.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    sb.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
-    sb.add_argument("--skip-invalid", action="store_true", help="leave out unusable rows instead of stopping")
-    return p
 
 
 def _synth(a: argparse.Namespace) -> int:
@@ -129,7 +137,7 @@ def _train(a: argparse.Namespace) -> int:
 def _evaluate(a: argparse.Namespace) -> int:
     import numpy as np
 
-    from .checkpoint import write_json
+    from .files import write_json
     from .inference import Predictor
     from .metrics import evaluation_report, format_report
     from .plots import save_confusion_matrix
@@ -139,7 +147,7 @@ def _evaluate(a: argparse.Namespace) -> int:
     if any(r.label is None for r in records):
         print(f"error: split {a.split!r} of {a.data} has memes without labels; use `memelib submit` for it", file=sys.stderr)
         return 2
-    predictor = Predictor(a.run, device=a.device, precision=a.precision)
+    predictor = Predictor(a.run, device=a.device or "auto", precision=a.precision or "auto")
     probs = predictor.predict_records(records, a.data)
     labels = np.array([r.label for r in records])
     report = evaluation_report(labels, probs, predictor.threshold)
@@ -155,18 +163,19 @@ def _evaluate(a: argparse.Namespace) -> int:
 def _predict(a: argparse.Namespace) -> int:
     from .inference import Predictor
 
-    result = Predictor(a.run, device=a.device, precision=a.precision).predict(a.image, a.text)
+    predictor = Predictor(a.run, device=a.device or "auto", precision=a.precision or "auto")
+    result = predictor.predict(a.image, a.text)
     print(json.dumps({"prob": round(result["prob"], 6), "label": result["label"]}))
     return 0
 
 
 def _submit(a: argparse.Namespace) -> int:
-    from .checkpoint import atomic_write_bytes
+    from .files import atomic_write_bytes
     from .inference import Predictor
     from .validation import load_split
 
     records = load_split(a.data, a.split, require_labels=False, skip_invalid=a.skip_invalid)
-    predictor = Predictor(a.run, device=a.device, precision=a.precision)
+    predictor = Predictor(a.run, device=a.device or "auto", precision=a.precision or "auto")
     probs = predictor.predict_records(records, a.data)
     out = Path(a.out)
     buffer = io.StringIO(newline="")
@@ -184,12 +193,6 @@ COMMANDS = {"synth": _synth, "validate": _validate, "train": _train, "evaluate":
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `memelib` command; returns the exit status."""
-    from .annotations import AnnotationError
-    from .checkpoint import CheckpointError
-    from .encoders import ModelUnavailableError
-    from .images import ImageError
-    from .validation import DataError
-
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -24,7 +24,21 @@ __all__ = [
     "PRESETS",
     "preset",
     "config_from_dict",
+    "FUSION_NAMES",
+    "IMAGE_ENCODER_NAMES",
+    "POOLINGS",
+    "DEVICES",
+    "PRECISIONS",
 ]
+
+# The names of every choice, in one place that imports no torch: the command line offers exactly these,
+# and a test checks each list against the registry that builds them (memelib.fusion.FUSIONS,
+# memelib.encoders.IMAGE_ENCODERS, ...).
+FUSION_NAMES = ("concat", "late", "cross", "text", "image")  # fusion heads, memelib.fusion
+IMAGE_ENCODER_NAMES = ("resnet50", "resnet18", "tiny")  # image towers, memelib.encoders
+POOLINGS = ("cls", "mean")  # how the text tower turns its token vectors into one
+DEVICES = ("auto", "cpu", "cuda")  # memelib.runtime.resolve_device
+PRECISIONS = ("auto", "fp32", "bf16")  # memelib.runtime.autocast
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, preset
+from .files import atomic_write_text
 
 __all__ = ["Course", "setup", "project_root", "ensure_synthmemes", "environment_report", "meme_kinds"]
 
@@ -61,7 +62,7 @@ def ensure_synthmemes(data_dir: str | Path, **synth_args: Any) -> bool:
     ):
         return False
     generate(folder, cfg)
-    marker.write_text(repr(cfg))
+    atomic_write_text(marker, repr(cfg))
     return True
 
 
@@ -96,7 +97,8 @@ def environment_report() -> dict[str, str]:
     import torch
     import transformers
 
-    from .encoders import ModelUnavailableError, offline_text_model_dir
+    from .encoders import offline_text_model_dir
+    from .errors import ModelUnavailableError
 
     try:
         offline = str(offline_text_model_dir())

@@ -24,10 +24,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import ImageEncoderConfig, TextEncoderConfig
+from .config import POOLINGS, ImageEncoderConfig, TextEncoderConfig
+from .errors import ModelUnavailableError
 
 __all__ = [
-    "ModelUnavailableError",
     "offline_text_model_dir",
     "load_tokenizer",
     "TextEncoder",
@@ -39,10 +39,6 @@ __all__ = [
 
 # name -> (torchvision builder name, output width Di)
 IMAGE_ENCODERS: dict[str, tuple[str, int]] = {"resnet50": ("resnet50", 2048), "resnet18": ("resnet18", 512), "tiny": ("", 64)}
-
-
-class ModelUnavailableError(RuntimeError):
-    """A model needs a download and the network is unreachable; the message names the fix."""
 
 
 def offline_text_model_dir() -> Path:
@@ -117,7 +113,7 @@ class TextEncoder(nn.Module):
 
     def __init__(self, backbone: nn.Module, pooling: str = "cls"):
         super().__init__()
-        if pooling not in ("cls", "mean"):
+        if pooling not in POOLINGS:
             raise ValueError(f"pooling must be 'cls' or 'mean', not {pooling!r}")
         self.backbone = backbone
         self.pooling = pooling

@@ -8,21 +8,17 @@ A cache file is keyed by a fingerprint of (a) the encoders: their config and a h
 and (b) the data: every record's id, image path and text, and the bytes of every image. Any change,
 a new caption or an edited image, gives a new key, so a stale cache is never used. Files are
 safetensors in float16 (half the size, plenty of precision for a classifier head), written atomically.
-The head then trains on shuffled batches of them (`feature_batches`), on as many CPU threads as is
-fastest at the moment (`fastest_threads`). Explained in notebook 03.
+The head then trains on shuffled batches of them (`feature_batches`). Explained in notebook 03.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
-import statistics
-import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from safetensors import SafetensorError
@@ -32,9 +28,10 @@ from tqdm.auto import tqdm
 from .annotations import Record
 from .checkpoint import atomic_save_safetensors
 from .data import make_loader
-from .model import MemeClassifier, autocast, bf16_supported
+from .model import MemeClassifier
+from .runtime import autocast, resolve_precision
 
-__all__ = ["default_cache_dir", "encoder_fingerprint", "data_fingerprint", "extract_features", "cached_features", "feature_batches", "fastest_threads"]
+__all__ = ["default_cache_dir", "encoder_fingerprint", "data_fingerprint", "extract_features", "cached_features", "feature_batches"]
 
 
 def default_cache_dir() -> Path:
@@ -112,10 +109,8 @@ def cached_features(
     """`extract_features`, read from the cache when the same encoders already saw the same data."""
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     device = torch.device(extract_kwargs.get("device", "cpu"))
-    precision = extract_kwargs.get("precision", "auto")
-    if precision == "auto":  # the key names what actually runs, so bf16 and fp32 features never mix
-        precision = "bf16" if bf16_supported(device) else "fp32"
-    extract_kwargs["precision"] = precision
+    # the key names what actually runs ("auto" resolved), so bf16 and fp32 features never mix
+    precision = extract_kwargs["precision"] = resolve_precision(device, extract_kwargs.get("precision", "auto"))
     key = hashlib.blake2b(
         (encoder_fingerprint(model) + data_fingerprint(records, root) + precision).encode(), digest_size=16
     ).hexdigest()
@@ -155,32 +150,3 @@ def feature_batches(
             "image_features": features["image_features"][idx],  # (B, Di)
             "labels": labels[idx],  # (B,)
         }
-
-
-T = TypeVar("T")
-
-
-def fastest_threads(batches: Iterable[T], most: int, probe: int = 6) -> Iterator[T]:
-    """Yield `batches` unchanged while choosing how many CPU threads the training steps use.
-
-    A head on cached features does small matrix products. On an idle 2-core CPU two threads are
-    about 1.5x faster than one; when another program keeps one core busy, two threads are three
-    times *slower* or worse, each step waiting for the descheduled thread (`make bench` measures both). So the first
-    `probe` steps run on `most` threads and the next `probe` on one, each step timed by the consumer's
-    work between two yields; the rest of the pass runs on the one with the smaller median step time
-    (a median, because the first step after a switch pays for it). Call it once per epoch: the load
-    changes. On the CPUs we measured, one thread and two give bit-identical training (a test checks
-    it), so the choice changes the speed, not the result."""
-    candidates = [most, 1] if most > 1 else []
-    it = iter(batches)
-    step_s: dict[int, list[float]] = {}
-    for n in candidates:
-        torch.set_num_threads(n)
-        step_s[n] = []
-        for batch in itertools.islice(it, probe):
-            t0 = time.perf_counter()
-            yield batch
-            step_s[n].append(time.perf_counter() - t0)
-    if step_s and all(step_s.values()):  # both probed in full; a shorter pass keeps the last setting
-        torch.set_num_threads(min(step_s, key=lambda n: statistics.median(step_s[n])))
-    yield from it

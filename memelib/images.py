@@ -17,6 +17,8 @@ from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import ImageError
+
 __all__ = ["MAX_PIXELS", "ImageError", "open_image", "to_rgb"]
 
 # A "decompression bomb" is a tiny file that claims a huge size (say 50,000 x 50,000 pixels) and
@@ -31,18 +33,6 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _16BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
 PathOrFile = str | os.PathLike | BinaryIO
-
-
-class ImageError(ValueError):
-    """An image file that cannot be used; ``str(e)`` is ``"{path}: {reason}"``."""
-
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
-        self.path = str(path)  # the file that was refused (or a stand-in name for a file object)
-        self.reason = reason  # what is wrong with it, in plain words
-        super().__init__(f"{self.path}: {reason}")
-
-    def __reduce__(self):  # keep the exception picklable (DataLoader workers send it across)
-        return (type(self), (self.path, self.reason))
 
 
 def open_image(path_or_file: PathOrFile, max_pixels: int = MAX_PIXELS) -> Image.Image:

@@ -22,7 +22,8 @@ from .annotations import Record
 from .checkpoint import load_run
 from .data import MemeCollator, image_transform, make_loader
 from .images import open_image, to_rgb
-from .model import MemeClassifier, autocast, resolve_device
+from .model import MemeClassifier
+from .runtime import autocast, resolve_device
 
 __all__ = ["predict_probs", "Predictor"]
 

@@ -5,13 +5,13 @@
     image   -> transform -> pixel_values (B, 3, H, W)          -> image encoder -> (B, Di) --+
 
 With frozen encoders the two vectors can be computed once and cached (memelib.features); the same
-model then takes `text_features` and `image_features` instead of raw inputs.
+model then takes `text_features` and `image_features` instead of raw inputs. As in timm,
+`forward_features` returns the towers' outputs and `forward_head(..., pre_logits=True)` the fused vector
+before the last layer; `forward` is the two composed.
 Explained in notebooks 02 (shapes), 03 (encoders) and 04 (fusion).
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import torch
 from torch import nn
@@ -20,7 +20,7 @@ from .config import ModelConfig
 from .encoders import build_image_encoder, build_text_encoder
 from .fusion import build_fusion
 
-__all__ = ["MemeClassifier", "build_model", "resolve_device", "bf16_supported", "autocast"]
+__all__ = ["MemeClassifier", "build_model"]
 
 
 class MemeClassifier(nn.Module):
@@ -39,20 +39,33 @@ class MemeClassifier(nn.Module):
     def encode_image(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.image_encoder(pixel_values)  # (B, 3, H, W) -> (B, Di)
 
-    def forward(
+    def forward_features(
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         pixel_values: torch.Tensor | None = None,
         text_features: torch.Tensor | None = None,
         image_features: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Logits (B, 2) from raw inputs, or from precomputed (cached) features when given."""
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The towers' outputs (text_features (B, Dt), image_features (B, Di)) from raw inputs; features
+        given precomputed (cached) pass through. A tower the head does not use is skipped (None)."""
         if text_features is None and self.fusion.uses_text:
-            text_features = self.encode_text(input_ids, attention_mask)  # (B, Dt)
+            text_features = self.encode_text(input_ids, attention_mask)  # (B, L) -> (B, Dt)
         if image_features is None and self.fusion.uses_image:
-            image_features = self.encode_image(pixel_values)  # (B, Di)
-        return self.fusion(text_features, image_features)  # (B, 2)
+            image_features = self.encode_image(pixel_values)  # (B, 3, H, W) -> (B, Di)
+        return text_features, image_features
+
+    def forward_head(
+        self, text_features: torch.Tensor | None, image_features: torch.Tensor | None, pre_logits: bool = False
+    ) -> torch.Tensor:
+        """Logits (B, 2) from the towers' outputs, or with `pre_logits` the fused vector that enters the
+        head's last linear layer (B, hidden); for `late`, both branches' hidden vectors concatenated."""
+        return self.fusion.forward_head(text_features, image_features, pre_logits=pre_logits)
+
+    def forward(self, **batch: torch.Tensor) -> torch.Tensor:
+        """Logits (B, 2), called as `model(**batch)` with the keyword arguments of `forward_features`:
+        raw inputs, or precomputed (cached) features. It is `forward_head(*forward_features(**batch))`."""
+        return self.forward_head(*self.forward_features(**batch))  # (B, 2)
 
     def lock_encoders(self) -> None:
         """Freeze both towers (no gradients, eval mode for BatchNorm/dropout): only the head trains."""
@@ -74,34 +87,3 @@ def build_model(cfg: ModelConfig, text_backbone_config: dict | None = None) -> M
     text_encoder = build_text_encoder(cfg.text, backbone_config=text_backbone_config)
     image_encoder = build_image_encoder(cfg.image, load_weights=text_backbone_config is None)
     return MemeClassifier(cfg, text_encoder, image_encoder)
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" picks CUDA when a GPU is present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
-    return torch.device(name)
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """True where bfloat16 matrix units exist: a recent GPU, or a CPU with AVX-512 BF16 or AMX."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        cpu = torch.cpu
-        return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
-    return False
-
-
-def autocast(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
-    """Mixed precision for a forward pass: "bf16" computes matmuls and convolutions in bfloat16
-    (about 2x faster where the hardware has bf16 units; results change in the 3rd decimal), "fp32"
-    keeps float32, "auto" picks bf16 where `bf16_supported`. Weights and outputs stay float32."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
-    use_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported(device))
-    if not use_bf16:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)

@@ -39,15 +39,17 @@ Run ``memelib synth data/synthmemes`` or call :func:`generate`.
 """
 from __future__ import annotations
 
+import io
 import json
-import os
 import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
 from tqdm.auto import tqdm
 
+from .files import atomic_write_bytes, write_jsonl
 from .scenes import SCENES, render_meme
 
 
@@ -184,13 +186,11 @@ def _plan_split(n: int, rng: random.Random, n_templates: int) -> list[dict]:
 # ----------------------------------------------------------------------------- writing
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    """Write JSON lines to a temporary name, then move it into place in one step."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
-    os.replace(tmp, path)
+def _save_png(img: Image.Image, path: Path) -> None:
+    """A PNG written atomically (fast compression: SynthMemes is regenerated in seconds when needed)."""
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG", compress_level=1)
+    atomic_write_bytes(path, buffer.getvalue(), fsync=False)
 
 
 def load_meta(data_dir: str | Path) -> dict[str, dict]:
@@ -244,7 +244,7 @@ def generate(out_dir: str | Path, cfg: SynthConfig | None = None, progress: bool
         rows = []
         for m in plans[split]:
             img = render_meme(m["scene"], m["scene_seed"], m["text"], cfg.image_size)
-            img.save(out / "img" / f"{m['id']}.png", compress_level=1)
+            _save_png(img, out / "img" / f"{m['id']}.png")
             row = {"id": m["id"], "img": f"img/{m['id']}.png", "text": m["text"]}
             if split != "test":
                 row["label"] = m["label"]
@@ -252,7 +252,7 @@ def generate(out_dir: str | Path, cfg: SynthConfig | None = None, progress: bool
             meta.append({k: m[k] for k in ("id", "split", "kind", "group", "frame", "scene",
                                            "scene_seed", "valence", "label", "triplet", "unseen")})
             bar.update(1)
-        _write_jsonl(out / f"{split}.jsonl", rows)
+        write_jsonl(out / f"{split}.jsonl", rows)
     bar.close()
-    _write_jsonl(out / "meta.jsonl", meta)
+    write_jsonl(out / "meta.jsonl", meta)
     return dict(sizes)

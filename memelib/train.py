@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -30,20 +31,21 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from .annotations import Record
-from .checkpoint import load_train_state, optimizer_from_tensors, optimizer_to_tensors, save_run, save_train_state, write_json
+from .checkpoint import save_run
 from .config import Config, TrainConfig
 from .data import make_loader
-from .distributed import init_distributed, shard, wrap_model
+from .distributed import Dist, init_distributed, shard, wrap_model
 from .encoders import load_tokenizer
-from .features import cached_features, feature_batches, fastest_threads
+from .features import cached_features, feature_batches
+from .files import write_json
 from .inference import predict_probs
 from .metrics import compute_metrics, evaluation_report, format_report, tune_threshold
-from .model import MemeClassifier, autocast, build_model, resolve_device
+from .model import MemeClassifier, build_model
+from .runtime import autocast, fastest_threads, resolve_device
+from .train_state import STATE_FILE, Progress, TrainingState
 from .validation import load_split
 
 __all__ = ["seed_everything", "param_groups", "make_optimizer", "class_weights", "train_one_epoch", "count_truncated", "fit"]
-
-STATE_FILE = "train_state.safetensors"
 
 
 def seed_everything(seed: int) -> None:
@@ -126,24 +128,55 @@ def count_truncated(tokenizer: Any, records: list[Record], max_length: int) -> i
     return sum(len(ids) > max_length for ids in lengths)
 
 
-def _rng_tensors(generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-    t = {"rng.torch": torch.get_rng_state()}
-    if generator is not None:
-        t["rng.batches"] = generator.get_state()
-    if torch.cuda.is_available():
-        t["rng.cuda"] = torch.cuda.get_rng_state()
-    return t
+@dataclass
+class Split:
+    """The memes of one split, read and validated, with their labels."""
+
+    records: list[Record]
+    labels: torch.Tensor  # (N,) 0/1
+
+    def __len__(self) -> int:
+        return len(self.records)
 
 
-def _restore_rngs(tensors: dict[str, torch.Tensor], info: dict[str, Any], generator: torch.Generator | None) -> None:
-    torch.set_rng_state(tensors["rng.torch"])
-    if generator is not None:
-        generator.set_state(tensors["rng.batches"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
-    version, internal, gauss = info["rng_python"]
-    random.setstate((version, tuple(internal), gauss))
-    np.random.set_state(tuple(info["rng_numpy"]))
+@dataclass
+class Batches:
+    """How one run gets its batches: cached features (frozen encoders) or raw memes (fine-tuning)."""
+
+    train: Callable[[], Iterable[dict[str, torch.Tensor]]]  # a new pass over train, shuffled
+    dev: Callable[[], Iterable[dict[str, torch.Tensor]]]  # a pass over dev, in file order
+    steps_per_epoch: int
+    generator: torch.Generator  # the shuffle's random generator (saved with the training state)
+    set_epoch: Callable[[int], None] = lambda epoch: None  # DistributedSampler's per-epoch shuffle
+
+
+@dataclass
+class Run:
+    """Everything the steps of `fit` share, built once by `set_up`."""
+
+    cfg: Config
+    dist: Dist  # one process, or one of torchrun's
+    model: MemeClassifier
+    train_model: nn.Module  # `model`, or its DistributedDataParallel wrapper under torchrun
+    tokenizer: Any
+    train: Split
+    dev: Split
+    batches: Batches
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    loss_fn: nn.Module
+    state: TrainingState  # what --resume restores, saved after every epoch
+    log: Callable[[str], None]
+    progress: bool  # progress bars
+
+    @property
+    def device(self) -> torch.device:
+        return self.dist.device
+
+    @property
+    def head_precision(self) -> str:
+        """A head on cached features is cheap in fp32; fine-tuning uses the configured precision."""
+        return "fp32" if self.cfg.train.freeze else self.cfg.train.precision
 
 
 def fit(
@@ -163,156 +196,181 @@ def fit(
     dropped and counted by reason). `resume` continues from `out_dir`'s last saved epoch.
     Returns {"history": [...], "best_epoch": int, "threshold": float, "report": metrics at 0.5 and tuned,
     "dev_probs": P(hateful) of every dev meme, in file order}."""
+    # -- set up: processes, seed, data, model, batches, optimiser, the state saved after every epoch
+    run = set_up(cfg, data_dir, Path(out_dir), (train_split, dev_split), progress, log, skip_invalid)
+    so_far = run.state.load(run.device, run.log) if resume else Progress()
+    run.log(summary(run))
+    # -- train epoch after epoch, evaluate on dev, keep the best, save the state; stop early
+    so_far = train_epochs(run, so_far)
+    # -- restore the best epoch, tune the threshold on dev, write the run folder
+    return finish(run, so_far, Path(out_dir), dev_split)
+
+
+def set_up(cfg: Config, data_dir: str | Path, out: Path, splits: tuple[str, str], progress: bool,
+           log: Callable[[str], None], skip_invalid: bool) -> Run:
+    """Join torchrun's processes (if any), seed, read and validate the splits, build the model, its
+    batches, AdamW with a linear warmup/decay schedule and the class-weighted loss."""
     tc = cfg.train
-    out = Path(out_dir)
-    d = init_distributed(resolve_device(tc.device))  # one process, or one of torchrun's
-    device, log, progress = d.device, d.main_only(log), progress and d.is_main
+    d = init_distributed(resolve_device(tc.device))
+    log, progress = d.main_only(log), progress and d.is_main
     seed_everything(tc.seed)
-    train_records = load_split(data_dir, train_split, require_labels=True, skip_invalid=skip_invalid, log=log)
-    dev_records = load_split(data_dir, dev_split, require_labels=True, skip_invalid=skip_invalid, log=log)
+    train, dev = (read_labelled(data_dir, s, skip_invalid, log) for s in splits)
     model = build_model(cfg.model)  # pretrained encoders + a freshly seeded head
     tokenizer = load_tokenizer(cfg.model.text)
-    truncated = count_truncated(tokenizer, train_records + dev_records, cfg.model.text.max_length)
+    truncated = count_truncated(tokenizer, train.records + dev.records, cfg.model.text.max_length)
     if truncated:
         log(f"{truncated} captions are longer than {cfg.model.text.max_length} tokens and are truncated")
-    y_train = torch.tensor([r.label for r in train_records])
-    y_dev = np.array([r.label for r in dev_records])
-
-    # -- data: cached features (frozen) or raw batches (fine-tune)
-    loader_args = dict(tokenizer=tokenizer, image_size=cfg.model.image.image_size, max_length=cfg.model.text.max_length)
-    set_epoch: Callable[[int], None] = lambda epoch: None  # noqa: E731
-    if tc.freeze:
-        model.lock_encoders()
-        if not d.is_main:
-            d.barrier()  # wait until rank 0 has extracted and cached the features, then read them
-        feats = {
-            split: cached_features(model, recs, data_dir, tokenizer, tc.cache_dir or None, log=log,
-                                   batch_size=64, device=device, num_workers=tc.num_workers, progress=progress,
-                                   precision=tc.precision)
-            for split, recs in (("train", train_records), ("dev", dev_records))
-        }
-        if d.is_main:
-            d.barrier()
-        feats = {s: {k: v.to(device) for k, v in f.items()} for s, f in feats.items()}
-        generator = torch.Generator().manual_seed(tc.seed)
-        train_batches = lambda: feature_batches(feats["train"], y_train.to(device), tc.batch_size, generator)  # noqa: E731
-        dev_batches = lambda: feature_batches(feats["dev"], torch.from_numpy(y_dev).to(device), 256)  # noqa: E731
-        steps_per_epoch = -(-len(train_records) // tc.batch_size)
-    else:
-        pin = device.type == "cuda"
-        train_loader = make_loader(train_records, data_dir, batch_size=max(1, tc.batch_size // d.world), shuffle=True,
-                                   seed=tc.seed, num_workers=tc.num_workers, pin_memory=pin,
-                                   rank_world=(d.rank, d.world), **loader_args)
-        dev_loader = make_loader(dev_records, data_dir, batch_size=tc.batch_size, num_workers=tc.num_workers,
-                                 pin_memory=pin, **loader_args)
-        generator = train_loader.generator
-        sampler = train_loader.sampler
-        if hasattr(sampler, "set_epoch"):  # DistributedSampler under torchrun
-            set_epoch = sampler.set_epoch
-        train_batches, dev_batches = (lambda: train_loader), (lambda: dev_loader)
-        steps_per_epoch = len(train_loader)
-    model.to(device)
-    ddp_model = wrap_model(model, d)  # DistributedDataParallel under torchrun, else the model itself
-
-    # -- optimisation: AdamW, linear warmup then decay, class-weighted cross-entropy
+    make = cached_feature_batches if tc.freeze else raw_batches
+    batches = make(cfg, model, tokenizer, data_dir, train, dev, d, log, progress)
+    model.to(d.device)
+    train_model = wrap_model(model, d)  # DistributedDataParallel under torchrun, else the model itself
     optimizer = make_optimizer(model, tc)
-    total_steps = steps_per_epoch * tc.epochs
+    total_steps = batches.steps_per_epoch * tc.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(tc.warmup_ratio * total_steps), total_steps)
-    weight = class_weights(y_train).to(device) if tc.class_weights else None
-    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    weight = class_weights(train.labels).to(d.device) if tc.class_weights else None
     trainable = [k for k in model.state_dict() if not tc.freeze or k.startswith("fusion.")]  # what changes
-    head_precision = "fp32" if tc.freeze else tc.precision  # a head on cached features is cheap in fp32
+    state = TrainingState(out / STATE_FILE, model, optimizer, scheduler, batches.generator, trainable, cfg.to_dict())
+    return Run(cfg, d, model, train_model, tokenizer, train, dev, batches, optimizer, scheduler,
+               nn.CrossEntropyLoss(weight=weight), state, log, progress)
 
-    # -- the state saved after every epoch, restored by resume
-    history: list[dict[str, Any]] = []
-    best_auroc, best_epoch, best_state, bad_epochs, done_epochs = -1.0, 0, None, 0, 0
-    state_path = out / STATE_FILE
-    if resume:
-        if not state_path.exists():
-            raise FileNotFoundError(f"{state_path}: no saved training state to resume; train without --resume")
-        tensors, info = load_train_state(state_path)
-        if info["config"] != cfg.to_dict():
-            raise ValueError(f"{state_path}: saved by a run with another configuration; resume with the same options")
-        model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, strict=False)
-        best_state = {k[len("best."):]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
-        optimizer_from_tensors(optimizer, tensors, info["optimizer"])
-        scheduler.load_state_dict(info["scheduler"])
-        _restore_rngs(tensors, info, generator)
-        history, done_epochs = info["history"], info["epoch"]
-        best_auroc, best_epoch, bad_epochs = info["best_auroc"], info["best_epoch"], info["bad_epochs"]
-        log(f"resuming {out} after epoch {done_epochs} (best dev AUROC {best_auroc:.4f} at epoch {best_epoch})")
 
-    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    log(
-        f"training {cfg.model.fusion.name} fusion, {'frozen encoders (cached features)' if tc.freeze else 'fine-tuning'}: "
-        f"{len(train_records)} train / {len(dev_records)} dev memes, {tc.epochs} epochs x {steps_per_epoch} steps, "
-        f"batch {tc.batch_size}, {n_trainable:,} trainable parameters, device {device}"
+def read_labelled(data_dir: str | Path, split: str, skip_invalid: bool, log: Callable[[str], None]) -> Split:
+    """A split's usable records after a full validation (memelib.validation.load_split), with labels."""
+    records = load_split(data_dir, split, require_labels=True, skip_invalid=skip_invalid, log=log)
+    return Split(records, torch.tensor([r.label for r in records]))
+
+
+def cached_feature_batches(cfg: Config, model: MemeClassifier, tokenizer: Any, data_dir: str | Path, train: Split,
+                           dev: Split, d: Dist, log: Callable[[str], None], progress: bool) -> Batches:
+    """Lock the encoders, extract (or read from the cache) both splits' features once, and batch those."""
+    tc = cfg.train
+    model.lock_encoders()
+    if not d.is_main:
+        d.barrier()  # wait until rank 0 has extracted and cached the features, then read them
+    feats = {
+        name: cached_features(model, split.records, data_dir, tokenizer, tc.cache_dir or None, log=log, batch_size=64,
+                              device=d.device, num_workers=tc.num_workers, progress=progress, precision=tc.precision)
+        for name, split in (("train", train), ("dev", dev))
+    }
+    if d.is_main:
+        d.barrier()
+    feats = {s: {k: v.to(d.device) for k, v in f.items()} for s, f in feats.items()}
+    generator = torch.Generator().manual_seed(tc.seed)
+    y_train, y_dev = train.labels.to(d.device), dev.labels.to(d.device)
+    return Batches(
+        train=lambda: feature_batches(feats["train"], y_train, tc.batch_size, generator),
+        dev=lambda: feature_batches(feats["dev"], y_dev, 256),
+        steps_per_epoch=-(-len(train) // tc.batch_size),
+        generator=generator,
     )
-    epoch = done_epochs
+
+
+def raw_batches(cfg: Config, model: MemeClassifier, tokenizer: Any, data_dir: str | Path, train: Split, dev: Split,
+                d: Dist, log: Callable[[str], None], progress: bool) -> Batches:
+    """DataLoaders of raw memes (tokenised captions, transformed images), for fine-tuning; under torchrun
+    each process loads its share of every batch."""
+    tc = cfg.train
+    args = dict(tokenizer=tokenizer, image_size=cfg.model.image.image_size, max_length=cfg.model.text.max_length,
+                num_workers=tc.num_workers, pin_memory=d.device.type == "cuda")
+    train_loader = make_loader(train.records, data_dir, batch_size=max(1, tc.batch_size // d.world), shuffle=True,
+                               seed=tc.seed, rank_world=(d.rank, d.world), **args)
+    dev_loader = make_loader(dev.records, data_dir, batch_size=tc.batch_size, **args)
+    sampler = train_loader.sampler
+    return Batches(
+        train=lambda: train_loader,
+        dev=lambda: dev_loader,
+        steps_per_epoch=len(train_loader),
+        generator=train_loader.generator,
+        set_epoch=sampler.set_epoch if hasattr(sampler, "set_epoch") else (lambda epoch: None),
+    )
+
+
+def summary(run: Run) -> str:
+    """The line logged before training starts (as Hugging Face's scripts do)."""
+    tc = run.cfg.train
+    n_trainable = sum(p.numel() for p in run.model.parameters() if p.requires_grad)
+    mode = "frozen encoders (cached features)" if tc.freeze else "fine-tuning"
+    return (f"training {run.cfg.model.fusion.name} fusion, {mode}: {len(run.train)} train / {len(run.dev)} dev memes, "
+            f"{tc.epochs} epochs x {run.batches.steps_per_epoch} steps, batch {tc.batch_size}, "
+            f"{n_trainable:,} trainable parameters, device {run.device}")
+
+
+def train_epochs(run: Run, so_far: Progress) -> Progress:
+    """Epochs from `so_far.epoch + 1` until `cfg.train.epochs`, or until dev AUROC has not improved for
+    `patience` epochs. After each: evaluate, keep the best weights, save the state. Ctrl-C says how to resume."""
+    tc = run.cfg.train
     threads = torch.get_num_threads()  # restored at the end; a head on cached features picks its own
+    epoch = so_far.epoch
     try:
-        for epoch in range(done_epochs + 1, tc.epochs + 1):
-            if bad_epochs >= tc.patience:
+        for epoch in range(so_far.epoch + 1, tc.epochs + 1):
+            if so_far.bad_epochs >= tc.patience:
                 break
-            # -- forward, backward, update
-            set_epoch(epoch)  # a new shuffle per epoch, the same on every rank (DistributedSampler)
             t0 = time.perf_counter()
-            # a bar per batch only when batches are slow (fine-tuning); cached-feature epochs take a second
-            bar = tqdm(train_batches(), total=steps_per_epoch, desc=f"epoch {epoch}", disable=not progress or tc.freeze,
-                       leave=False)
-            batches = (shard(b, d) for b in bar) if tc.freeze else bar  # this rank's share of cached-feature batches
-            if tc.freeze and device.type == "cpu":  # small products: one thread or all, whichever is faster now
-                batches = fastest_threads(batches, most=threads)
-            train_loss = train_one_epoch(ddp_model, batches, optimizer, scheduler, loss_fn, tc.max_grad_norm, device,
-                                         head_precision, bar)
-
-            # -- evaluate on dev, keep the best model
-            dev_probs = predict_probs(model, dev_batches(), device, precision=head_precision)
-            m = compute_metrics(y_dev, dev_probs, 0.5)
-            row = {"epoch": epoch, "train_loss": train_loss, "dev_auroc": m["auroc"],
-                   "dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"], "dev_recall_hateful": m["recall"][1],
-                   "lr": scheduler.get_last_lr()[-1], "seconds": time.perf_counter() - t0}
-            history.append(row)
-            improved = m["auroc"] > best_auroc
-            if improved:
-                best_auroc, best_epoch, bad_epochs = m["auroc"], epoch, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if k in trainable}
-            else:
-                bad_epochs += 1
-            log(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  dev AUROC {m['auroc']:.4f}  acc {m['accuracy']:.4f}"
-                f"  macro-F1 {m['macro_f1']:.4f}{'  *best' if improved else ''}")
-
-            # -- save everything needed to continue after this epoch (rank 0 only writes)
-            if not d.is_main:
-                continue
-            write_json(out / "history.json", history)
-            sd = model.state_dict()
-            opt_tensors, opt_info = optimizer_to_tensors(optimizer)
-            tensors = {**{f"model.{k}": sd[k] for k in trainable}, **{f"best.{k}": v for k, v in best_state.items()},
-                       **opt_tensors, **_rng_tensors(generator)}
-            info = {"epoch": epoch, "best_auroc": best_auroc, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
-                    "history": history, "config": cfg.to_dict(), "optimizer": opt_info,
-                    "scheduler": scheduler.state_dict(), "rng_python": random.getstate(),
-                    "rng_numpy": [x.tolist() if hasattr(x, "tolist") else x for x in np.random.get_state()]}
-            save_train_state(state_path, tensors, info)
-            if bad_epochs >= tc.patience:
-                log(f"early stopping: no better dev AUROC for {tc.patience} epochs")
+            train_loss = run_epoch(run, epoch, threads)
+            so_far = evaluate_epoch(run, so_far, epoch, train_loss, time.perf_counter() - t0)
+            if run.dist.is_main:  # only rank 0 writes
+                write_json(run.state.path.parent / "history.json", so_far.history)
+                run.state.save(so_far)
+            if so_far.bad_epochs >= tc.patience:
+                run.log(f"early stopping: no better dev AUROC for {tc.patience} epochs")
     except KeyboardInterrupt:
-        log(f"\ninterrupted during epoch {epoch}; the state after epoch {epoch - 1} is saved in {state_path}.\n"
-            "Continue with the same command plus --resume (memelib train ... --resume).")
+        run.log(f"\ninterrupted during epoch {epoch}; the state after epoch {epoch - 1} is saved in {run.state.path}.\n"
+                "Continue with the same command plus --resume (memelib train ... --resume).")
         raise
     finally:
         torch.set_num_threads(threads)
+    return so_far
 
-    # -- restore the best epoch, tune the threshold on dev, write the run folder
-    model.load_state_dict(best_state, strict=False)
-    dev_probs = predict_probs(model, dev_batches(), device, precision=head_precision)
+
+def run_epoch(run: Run, epoch: int, threads: int) -> float:
+    """One pass over the training batches (`train_one_epoch`); returns the mean loss."""
+    tc = run.cfg.train
+    run.batches.set_epoch(epoch)  # a new shuffle per epoch, the same on every rank (DistributedSampler)
+    # a bar per batch only when batches are slow (fine-tuning); cached-feature epochs take a second
+    bar = tqdm(run.batches.train(), total=run.batches.steps_per_epoch, desc=f"epoch {epoch}",
+               disable=not run.progress or tc.freeze, leave=False)
+    batches: Iterable[dict[str, torch.Tensor]] = bar
+    if tc.freeze:
+        batches = (shard(b, run.dist) for b in bar)  # this rank's share of cached-feature batches
+        if run.device.type == "cpu":  # small products: one thread or all, whichever is faster now
+            batches = fastest_threads(batches, most=threads)
+    return train_one_epoch(run.train_model, batches, run.optimizer, run.scheduler, run.loss_fn, tc.max_grad_norm,
+                           run.device, run.head_precision, bar)
+
+
+def evaluate_epoch(run: Run, so_far: Progress, epoch: int, train_loss: float, seconds: float) -> Progress:
+    """Dev metrics after `epoch`, one history row, and the best weights kept when dev AUROC improved."""
+    dev_probs = predict_probs(run.model, run.batches.dev(), run.device, precision=run.head_precision)
+    m = compute_metrics(run.dev.labels.numpy(), dev_probs, 0.5)
+    row = {"epoch": epoch, "train_loss": train_loss, "dev_auroc": m["auroc"], "dev_accuracy": m["accuracy"],
+           "dev_macro_f1": m["macro_f1"], "dev_recall_hateful": m["recall"][1],
+           "lr": run.scheduler.get_last_lr()[-1], "seconds": seconds}
+    so_far.history.append(row)
+    so_far.epoch = epoch
+    improved = m["auroc"] > so_far.best_auroc
+    if improved:
+        so_far.best_auroc, so_far.best_epoch, so_far.bad_epochs = m["auroc"], epoch, 0
+        sd = run.model.state_dict()
+        so_far.best_weights = {k: sd[k].detach().clone() for k in run.state.trainable}
+    else:
+        so_far.bad_epochs += 1
+    run.log(f"epoch {epoch:3d}  loss {train_loss:.4f}  dev AUROC {m['auroc']:.4f}  acc {m['accuracy']:.4f}"
+            f"  macro-F1 {m['macro_f1']:.4f}{'  *best' if improved else ''}")
+    return so_far
+
+
+def finish(run: Run, so_far: Progress, out: Path, dev_split: str) -> dict[str, Any]:
+    """Load the best epoch's weights, tune the decision threshold on dev, write the run folder."""
+    run.model.load_state_dict(so_far.best_weights, strict=False)
+    dev_probs = predict_probs(run.model, run.batches.dev(), run.device, precision=run.head_precision)
+    y_dev = run.dev.labels.numpy()
     threshold = tune_threshold(y_dev, dev_probs)
     report = evaluation_report(y_dev, dev_probs, threshold)
-    if d.is_main:
-        save_run(out, model, cfg, tokenizer, threshold)
-        write_json(out / "metrics.json", {"split": dev_split, "best_epoch": best_epoch, **report})
-    d.barrier()
-    d.close()
-    log(format_report(report, title=f"dev ({dev_split}), best epoch {best_epoch}"))
-    return {"history": history, "best_epoch": best_epoch, "threshold": threshold, "report": report, "dev_probs": dev_probs}
+    if run.dist.is_main:
+        save_run(out, run.model, run.cfg, run.tokenizer, threshold)
+        write_json(out / "metrics.json", {"split": dev_split, "best_epoch": so_far.best_epoch, **report})
+    run.dist.barrier()
+    run.dist.close()
+    run.log(format_report(report, title=f"dev ({dev_split}), best epoch {so_far.best_epoch}"))
+    return {"history": so_far.history, "best_epoch": so_far.best_epoch, "threshold": threshold, "report": report,
+            "dev_probs": dev_probs}

@@ -2,7 +2,8 @@
 
 :func:`validate` reads every line of every split, checks the images, and returns a
 :class:`ValidationReport` (``file:line: reason`` for each problem, then a summary). :func:`load_split`
-is what training, evaluation and submission use: the records of one split after validation; rows
+is what training, evaluation and submission use (the thorough way to read a split; notebooks use the
+fast :func:`memelib.annotations.read_split`): the records of one split after validation; rows
 that cannot be used either stop the command with the report (the default) or, with
 ``skip_invalid=True``, are dropped and counted by reason.
 Notebook 00 (looking at the data) walks through it.
@@ -18,23 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .annotations import (
-    _SPLIT_FILES,
-    Problem,
-    Record,
-    _check_line,
-    _duplicate_reason,
-    _raw_lines,
-    available_splits,
-    split_path,
-)
-from .images import ImageError, open_image
+from .annotations import SPLIT_FILES, Problem, Record, available_splits, read_rows, split_path
+from .errors import DataError, ImageError
+from .images import open_image
 
-__all__ = ["ValidationReport", "DataError", "validate", "load_split"]
-
-
-class DataError(ValueError):
-    """A split has rows that cannot be used; the message is the full validation report."""
+__all__ = ["ValidationReport", "validate", "load_split"]
 
 
 @dataclass
@@ -82,7 +71,7 @@ def validate(
     if splits is None:
         splits = available_splits(data_dir)
         if not splits:
-            looked_for = ", ".join(_SPLIT_FILES)
+            looked_for = ", ".join(SPLIT_FILES)
             raise FileNotFoundError(f"no split files in {data_dir}; looked for {looked_for}")
     # "dev" and "dev_seen" may name the same file: check it once
     paths = list(dict.fromkeys(split_path(data_dir, split) for split in splits))
@@ -104,17 +93,11 @@ def _validate_file(
     """Add the problems of one ``.jsonl`` file to ``report``, and its usable records to `usable`."""
     if require_label is None:
         require_label = not path.stem.startswith("test")  # test files may omit labels
-    first_line: dict[str, int] = {}  # id -> line it first appeared on
     label_of_image: dict[str, tuple[int, int, str]] = {}  # normalised img or content hash -> (label, line, img)
-    for number, raw in _raw_lines(path):
-        record, problems = _check_line(raw, str(path), number, require_label)
-        if record is None and not problems:
-            continue  # a blank line
+    for _, record, problems in read_rows(path, require_label):
         report.rows_read += 1
         if record is not None:
-            problems += _record_problems(
-                record, path, first_line, label_of_image, check_images, image_problems
-            )
+            problems += _record_problems(record, path, label_of_image, check_images, image_problems)
         report.problems += problems
         if not any(problem.fatal for problem in problems):
             report.rows_usable += 1
@@ -125,16 +108,12 @@ def _validate_file(
 def _record_problems(
     record: Record,
     path: Path,
-    first_line: dict[str, int],
     label_of_image: dict[str, tuple[int, int, str]],
     check_images: bool,
     image_problems: dict[Path, tuple[str, str] | None],
 ) -> list[Problem]:
-    """Problems that need more than the line itself: repeats, conflicts and the image file."""
+    """Problems that need more than the line itself: conflicting labels and the image file."""
     where = (str(path), record.line)
-    if record.id in first_line:
-        return [Problem(*where, _duplicate_reason(record.id, first_line[record.id]), "duplicate_id")]
-    first_line[record.id] = record.line
     problems = []
     key = posixpath.normpath(record.img.replace("\\", "/"))
     if record.label is not None:

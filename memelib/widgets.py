@@ -24,7 +24,8 @@ import numpy as np
 from PIL import Image
 
 from .annotations import Record
-from .images import ImageError, open_image, to_rgb
+from .errors import ImageError
+from .images import open_image, to_rgb
 from .metrics import LABEL_NAMES, compute_metrics
 
 __all__ = ["CELL_NAMES", "ThresholdExplorer", "MemeTester", "png_thumbnail"]

@@ -12,7 +12,8 @@ import warnings
 import pytest
 from PIL import Image, ImageFile, features
 
-from memelib.images import MAX_PIXELS, ImageError, open_image, to_rgb
+from memelib.errors import ImageError
+from memelib.images import MAX_PIXELS, open_image, to_rgb
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 

@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from memelib.annotations import read_split
-from memelib.checkpoint import CheckpointError, load_run
+from memelib.checkpoint import load_run
+from memelib.errors import CheckpointError
 from memelib.inference import Predictor
 
 

@@ -7,7 +7,8 @@ from memelib.config import preset
 from memelib.data import make_loader
 from memelib.encoders import load_tokenizer
 from memelib.fusion import FUSIONS
-from memelib.model import build_model, resolve_device
+from memelib.model import build_model
+from memelib.runtime import resolve_device
 
 
 def _batch(synth_dir, cfg):

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from memelib.checkpoint import CheckpointError, load_run
+from memelib.checkpoint import load_run
 from memelib.config import preset
 from memelib.encoders import _local_state_dict
 from memelib.synthetic import SynthConfig, generate
 from memelib.train import fit
-from memelib.validation import DataError, load_split
+from memelib.errors import CheckpointError, DataError
+from memelib.validation import load_split
 
 TRAIN = ["train", "--preset", "tiny", "--finetune", "--epochs", "4", "--seed", "0", "--quiet"]
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from memelib.config import preset
-from memelib.features import fastest_threads, feature_batches
+from memelib.features import feature_batches
+from memelib.runtime import fastest_threads
 from memelib.train import class_weights, fit, make_optimizer, param_groups, train_one_epoch
 from memelib.model import build_model
 
