@@ -17,8 +17,12 @@ export JUPYTER_CONFIG_DIR := $(SCRATCH)/jupyter
 export IPYTHONDIR := $(SCRATCH)/ipython
 export MPLCONFIGDIR := $(SCRATCH)/matplotlib
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+# A laptop's arithmetic on this CPU: torch, oneDNN and MKL limited to AVX2 kernels (no AVX-512, no AMX),
+# which changes float32 results in their last digits as another CPU does.
+AVX2 := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
+LAPTOP_CACHE := $(CURDIR)/artifacts/.cache-laptop
 
-.PHONY: venv demo test notebooks student lab bench bench-fusion demo-vs notebook-times clean test-browser
+.PHONY: venv demo test test-laptop notebooks student lab bench bench-fusion demo-vs notebook-times clean test-browser
 
 venv: $(STAMP)
 
@@ -35,9 +39,20 @@ demo: $(STAMP)
 	$(PY) -m memelib train --data $(DATA) --out $(RUN) --preset offline --fusion concat --cache-dir artifacts/cache
 	$(PY) -m memelib evaluate $(RUN) --data $(DATA) --split dev --report-dir artifacts/demo-report
 
-# Unit tests, then every notebook run top to bottom and compared with its saved outputs (nbval).
+# Unit tests, then every notebook run top to bottom and compared with its saved outputs (nbval);
+# then the notebooks again as on a laptop (test-laptop).
 test: $(STAMP)
 	$(PY) -m pytest tests notebooks $(NBVAL)
+	$(MAKE) --no-print-directory test-laptop
+
+# Every notebook under nbval as a 4-thread laptop without AVX-512 or bf16 units computes it (AVX2 kernels
+# only, 4 torch threads), from an empty feature cache (cached features would hide the difference).
+# LAPTOP_THREADS=1 tries one thread.
+LAPTOP_THREADS ?= 4
+test-laptop: $(STAMP)
+	rm -rf $(LAPTOP_CACHE)
+	$(AVX2) OMP_NUM_THREADS=$(LAPTOP_THREADS) MEMELIB_CACHE_DIR=$(LAPTOP_CACHE) $(PY) -m pytest -p no:cacheprovider notebooks $(NBVAL)
+	rm -rf $(LAPTOP_CACHE)
 
 # Every notebook run in JupyterLab in headless Chromium (copies; the committed ones are never saved),
 # notebook 06's widgets used; screenshots in artifacts/browser/. Installs Debian's chromium (as root) and

@@ -6,6 +6,8 @@ Prints a table and writes one JSON object. Shared machines are noisy: compare th
 (extraction vs the machine's matmul rate, loading vs extraction, cached vs end-to-end) rather than
 absolute numbers across runs. Encoders whose real weights need a download (DistilBERT, ResNet50 with
 ImageNet weights) run with random weights here: speed does not depend on the values of the weights.
+Memory: the peak of each of make demo's commands in its own process, and each course notebook's
+kernel peak run in order from an empty feature cache (benchmarks/notebook_times.py; a few minutes).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import argparse
 import contextlib
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import DistilBertConfig, get_linear_schedule_with_warmup
 
 from demo_vs import run_demo  # benchmarks/, next to this file
+from notebook_times import notebook_memory
 from memelib.annotations import read_split
 from memelib.checkpoint import save_run
 from memelib.config import preset
@@ -37,7 +39,7 @@ from memelib.inference import Predictor
 from memelib.model import build_model
 from memelib.synthetic import SynthConfig, generate
 from memelib.features import feature_batches
-from memelib.runtime import autocast, bf16_supported, fastest_threads
+from memelib.runtime import autocast, bf16_supported
 from memelib.fusion import build_fusion
 from memelib.train import make_optimizer, train_one_epoch
 
@@ -123,9 +125,9 @@ def loader_rate(data: Path, quick: bool, num_workers: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def head_epoch_seconds(threads: str | int = "auto", n: int = 8500, text_dim: int = 768, image_dim: int = 2048) -> float:
+def head_epoch_seconds(threads: int = 1, n: int = 8500, text_dim: int = 768, image_dim: int = 2048) -> float:
     """One epoch of the full preset's concat head (2816 -> 512 -> 2) over n cached memes, with memelib's own
-    training step. threads="auto" chooses as memelib.fit does (features.fastest_threads); a number fixes it."""
+    training step, on `threads` CPU threads (memelib.fit uses one: memelib.runtime.head_threads)."""
     torch.manual_seed(0)
     cfg = preset("full")
     # the head alone: its forward(text_features, image_features) is what model(**batch) calls on cached features
@@ -140,11 +142,8 @@ def head_epoch_seconds(threads: str | int = "auto", n: int = 8500, text_dim: int
     most = torch.get_num_threads()
 
     def epoch() -> float:
+        torch.set_num_threads(threads)
         batches = feature_batches(feats, labels, cfg.train.batch_size, g)
-        if threads == "auto":
-            batches = fastest_threads(batches, most)
-        else:
-            torch.set_num_threads(int(threads))
         return train_one_epoch(head, batches, optimizer, scheduler, loss_fn, 1.0, CPU, "fp32")
 
     try:
@@ -194,6 +193,47 @@ def predict_latency_ms(data: Path, work: Path) -> tuple[float, float]:
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
+def training_figures(data: Path, quick: bool) -> dict[str, Any]:
+    """The head's epoch on cached features (idle machine and one core busy) against end-to-end fine-tuning."""
+    most = torch.get_num_threads()
+    result: dict[str, Any] = {"head_epoch_s_by_threads": {}}
+    for load in ("idle", "one core busy"):
+        with one_core_busy() if load != "idle" else contextlib.nullcontext():
+            row = {str(k): round(head_epoch_seconds(k), 3) for k in dict.fromkeys([1, most])}
+        result["head_epoch_s_by_threads"][load.replace(" ", "_")] = row
+        print(f"  head epoch, 8,500 cached memes, machine {load}: " + ", ".join(
+            f"{k} thread{'s' * (k != '1')} {v:.3f} s" for k, v in row.items()) + " (memelib uses 1)", flush=True)
+    epoch_s = result["head_epoch_s_by_threads"]["idle"]["1"]  # what memelib.fit does: one thread
+    result["head_epoch_s_8500"] = epoch_s
+    result["head_samples_per_s"] = round(8500 / epoch_s, 1)
+    result["e2e_finetune_samples_per_s"] = round(finetune_samples_per_s(data, quick), 3)
+    result["cached_vs_e2e_ratio"] = round(result["head_samples_per_s"] / result["e2e_finetune_samples_per_s"], 1)
+    print(f"  head on cached features: {epoch_s:.3f} s per 8,500-meme epoch ({result['head_samples_per_s']} memes/s); "
+          f"end-to-end fine-tuning {result['e2e_finetune_samples_per_s']} memes/s; ratio {result['cached_vs_e2e_ratio']}x",
+          flush=True)
+    return result
+
+
+def demo_figures(root: Path, work: Path) -> dict[str, Any]:
+    """make demo's time, dev AUROC and memory, cold, at fp32 then at the default precision (auto)."""
+    before = run_demo(root, work / "demo-fp32", ["--precision", "fp32"])
+    after = run_demo(root, work / "demo-auto", ["--precision", "auto"])
+    print(f"  fp32: {before}\n  auto: {after}", flush=True)
+    # make demo runs the default precision: the largest of its commands' own peaks, each measured in its process
+    peaks = after["peak_rss_mb_by_command"]
+    return {"demo_fp32": before, "demo_auto": after, "demo_peak_rss_mb_by_command": peaks,
+            "demo_peak_rss_mb": max((mb for mb in peaks.values() if mb is not None), default=None)}
+
+
+def notebook_figures(root: Path) -> dict[str, Any]:
+    """Each course notebook's kernel peak memory, run in order from one empty feature cache (notebook_times)."""
+    figures = notebook_memory(root / "notebooks")
+    for name, mb in figures["notebook_kernel_peak_mb"].items():
+        print(f"  {name:32s} {mb} MB, {figures['notebook_kernel_peak_over_bare_mb'][name]} MB over a kernel that "
+              f"only imported torch ({figures['bare_torch_kernel_peak_mb']} MB)", flush=True)
+    return figures
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="artifacts/bench.json")
@@ -233,22 +273,7 @@ def main() -> None:
           f"extraction {offline_rate:.1f} items/s; ratio {result['loader_vs_extraction']}", flush=True)
 
     print("training", flush=True)
-    most = torch.get_num_threads()
-    result["head_epoch_s_by_threads"] = {}
-    for load in ("idle", "one core busy"):
-        with one_core_busy() if load != "idle" else contextlib.nullcontext():
-            row = {str(k): round(head_epoch_seconds(k), 3) for k in dict.fromkeys([1, most, "auto"])}
-        result["head_epoch_s_by_threads"][load.replace(" ", "_")] = row
-        print(f"  head epoch, 8,500 cached memes, machine {load}: " + ", ".join(
-            f"{'memelib (auto)' if k == 'auto' else k + ' thread' + 's' * (k != '1')} {v:.3f} s" for k, v in row.items()), flush=True)
-    epoch_s = result["head_epoch_s_by_threads"]["idle"]["auto"]
-    result["head_epoch_s_8500"] = epoch_s
-    result["head_samples_per_s"] = round(8500 / epoch_s, 1)
-    result["e2e_finetune_samples_per_s"] = round(finetune_samples_per_s(data, args.quick), 3)
-    result["cached_vs_e2e_ratio"] = round(result["head_samples_per_s"] / result["e2e_finetune_samples_per_s"], 1)
-    print(f"  head on cached features: {epoch_s:.3f} s per 8,500-meme epoch ({result['head_samples_per_s']} memes/s); "
-          f"end-to-end fine-tuning {result['e2e_finetune_samples_per_s']} memes/s; ratio {result['cached_vs_e2e_ratio']}x",
-          flush=True)
+    result.update(training_figures(data, args.quick))
 
     print("single-meme prediction, full architecture", flush=True)
     p50, p95 = predict_latency_ms(data, work)
@@ -257,12 +282,10 @@ def main() -> None:
 
     print("make demo (synth, validate, train offline concat, evaluate), cold, fp32 then the default precision", flush=True)
     root = Path(__file__).resolve().parents[1]
-    before = run_demo(root, work / "demo-fp32", ["--precision", "fp32"])
-    after = run_demo(root, work / "demo-auto", ["--precision", "auto"])
-    result["demo_fp32"], result["demo_auto"] = before, after
-    # the largest resident memory of any child process of this benchmark: the demo's training step
-    result["demo_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
-    print(f"  fp32: {before}\n  auto: {after}", flush=True)
+    result.update(demo_figures(root, work))
+
+    print("course notebooks' kernels: peak resident memory, run in order from an empty feature cache", flush=True)
+    result.update(notebook_figures(root))
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

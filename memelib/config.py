@@ -23,6 +23,7 @@ __all__ = [
     "Config",
     "PRESETS",
     "preset",
+    "override",
     "config_from_dict",
     "FUSION_NAMES",
     "IMAGE_ENCODER_NAMES",
@@ -140,7 +141,12 @@ def preset(name: str, **overrides: Any) -> Config:
     field name that exists in exactly one section (e.g. `epochs=3`, `fusion__name="late"`)."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    cfg = copy.deepcopy(PRESETS[name])
+    return override(PRESETS[name], **overrides)
+
+
+def override(cfg: Config, **overrides: Any) -> Config:
+    """A copy of `cfg` with fields overridden as in `preset` (None keeps a field's value); `cfg` is unchanged."""
+    cfg = copy.deepcopy(cfg)
     sections = {
         "text": cfg.model.text,
         "image": cfg.model.image,

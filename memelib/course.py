@@ -3,7 +3,8 @@
     course = setup(preset="offline", data_dir=None, device="auto")
     course.cfg          # the preset's Config, device filled in
     course.data_dir     # SynthMemes in data/synthmemes (made if missing), or your Hateful Memes folder
-    course.cache_dir    # artifacts/cache: features extracted by one notebook are reused by the next
+    course.cache_dir    # artifacts/cache ($MEMELIB_CACHE_DIR when set): features one notebook extracts, the next reuses
+    course.config(fusion__name="late")   # a variant of course.cfg: same device, precision and cache
 
 Switching a notebook to the real data and a GPU is one line: `setup("full", "../data/hateful_memes")`.
 Explained in notebook 00.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Config, preset
+from .config import Config, override, preset
 from .files import atomic_write_text
 
 __all__ = ["Course", "setup", "project_root", "ensure_synthmemes", "environment_report", "meme_kinds"]
@@ -33,6 +34,11 @@ class Course:
     @property
     def cache_dir(self) -> Path:
         return Path(self.cfg.train.cache_dir)
+
+    def config(self, **overrides: Any) -> Config:
+        """The course's configuration with some fields changed, as in `preset` (e.g. `fusion__name="late"`,
+        `epochs=2`): the same device, precision and cache folder, so every notebook computes alike."""
+        return override(self.cfg, **overrides)
 
     def run_dir(self, name: str) -> Path:
         """A run folder under artifacts/runs/, named after the notebook's experiment."""
@@ -88,7 +94,8 @@ def setup(
     data_dir = Path(data_dir).resolve()
     if not data_dir.is_dir():
         raise FileNotFoundError(f"{data_dir}: no such data folder. Put the Hateful Memes files there (img/ and *.jsonl) or use data_dir=None for SynthMemes.")
-    cfg = preset(preset_name, device=device, precision=precision, cache_dir=str(artifacts / "cache"), **overrides)
+    cache = os.environ.get("MEMELIB_CACHE_DIR") or artifacts / "cache"  # the variable memelib.features reads too
+    cfg = preset(preset_name, device=device, precision=precision, cache_dir=str(cache), **overrides)
     return Course(cfg=cfg, data_dir=data_dir, artifacts=artifacts, synthetic=synthetic and (data_dir / "meta.jsonl").exists())
 
 

@@ -23,7 +23,7 @@ from .checkpoint import load_run
 from .data import MemeCollator, image_transform, make_loader
 from .images import open_image, to_rgb
 from .model import MemeClassifier
-from .runtime import autocast, resolve_device
+from .runtime import autocast, head_threads, resolve_device
 
 __all__ = ["predict_probs", "Predictor"]
 
@@ -42,7 +42,8 @@ def predict_probs(
     probs = []
     for batch in tqdm(batches, desc="predicting", disable=not progress, leave=False):
         inputs = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k != "labels"}
-        with autocast(device, precision):
+        cached = "text_features" in inputs or "image_features" in inputs  # the head alone: one CPU thread
+        with autocast(device, precision), head_threads(device, enabled=cached):
             logits = model(**inputs)  # (B, 2)
         probs.append(torch.softmax(logits.float(), dim=-1)[:, 1].cpu())  # (B,): P(hateful)
     return torch.cat(probs).numpy() if probs else np.zeros(0)

@@ -6,7 +6,8 @@ prediction and the benchmarks all ask here.
     device = resolve_device("auto")              # CUDA when a GPU is present, else the CPU
     with autocast(device, "auto"):               # bf16 where the hardware has bf16 units
         logits = model(**batch)
-    for batch in fastest_threads(batches, most=torch.get_num_threads()): ...
+    with head_threads(device):                   # a head on cached features: one CPU thread
+        train_one_epoch(head, batches, ...)
 
 Explained in notebook 05 and in the README ("Speed, GPUs and several GPUs").
 """
@@ -14,16 +15,13 @@ Explained in notebook 05 and in the README ("Speed, GPUs and several GPUs").
 from __future__ import annotations
 
 import contextlib
-import itertools
-import statistics
-import time
-from typing import Iterable, Iterator, TypeVar
+from typing import Iterator
 
 import torch
 
 from .config import PRECISIONS
 
-__all__ = ["resolve_device", "bf16_supported", "resolve_precision", "autocast", "fastest_threads"]
+__all__ = ["resolve_device", "bf16_supported", "resolve_precision", "autocast", "head_threads"]
 
 def resolve_device(name: str = "auto") -> torch.device:
     """"auto" picks CUDA when a GPU is present, else the CPU."""
@@ -62,30 +60,23 @@ def autocast(device: torch.device, precision: str = "auto") -> contextlib.Abstra
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-T = TypeVar("T")
+@contextlib.contextmanager
+def head_threads(device: torch.device, enabled: bool = True) -> Iterator[None]:
+    """Run a fusion head's work on cached features (training or scoring it) on one CPU thread, then
+    restore the thread count. Nothing changes on a GPU, or when `enabled` is False.
 
-
-def fastest_threads(batches: Iterable[T], most: int, probe: int = 6) -> Iterator[T]:
-    """Yield `batches` unchanged while choosing how many CPU threads the training steps use.
-
-    A head on cached features does small matrix products. On an idle 2-core CPU two threads are
-    about 1.5x faster than one; when another program keeps one core busy, two threads are three
-    times *slower* or worse, each step waiting for the descheduled thread (`make bench` measures both). So the first
-    `probe` steps run on `most` threads and the next `probe` on one, each step timed by the consumer's
-    work between two yields; the rest of the pass runs on the one with the smaller median step time
-    (a median, because the first step after a switch pays for it). Call it once per epoch: the load
-    changes. On the CPUs we measured, one thread and two give bit-identical training (a test checks
-    it), so the choice changes the speed, not the result."""
-    candidates = [most, 1] if most > 1 else []
-    it = iter(batches)
-    step_s: dict[int, list[float]] = {}
-    for n in candidates:
-        torch.set_num_threads(n)
-        step_s[n] = []
-        for batch in itertools.islice(it, probe):
-            t0 = time.perf_counter()
-            yield batch
-            step_s[n].append(time.perf_counter() - t0)
-    if step_s and all(step_s.values()):  # both probed in full; a shorter pass keeps the last setting
-        torch.set_num_threads(min(step_s, key=lambda n: statistics.median(step_s[n])))
-    yield from it
+    Why one thread: the math libraries split a matrix product's sums differently on 1, 2 or 8 threads,
+    so the last bits of every training step differ and add up over the epochs (measured here: one epoch
+    on 1 and on 2 threads gives different weights). On one thread a run gives the same numbers whatever
+    the machine's core count and whatever else it is doing: the same seed, the same run. The price is
+    small because a head's products are small (`make bench`: one epoch over 8,500 cached memes on 1 and
+    on all threads, with the machine idle and with one core busy)."""
+    if device.type != "cpu" or not enabled:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

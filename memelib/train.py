@@ -41,7 +41,7 @@ from .files import write_json
 from .inference import predict_probs
 from .metrics import compute_metrics, evaluation_report, format_report, tune_threshold
 from .model import MemeClassifier, build_model
-from .runtime import autocast, fastest_threads, resolve_device
+from .runtime import autocast, head_threads, resolve_device
 from .train_state import STATE_FILE, Progress, TrainingState
 from .validation import load_split
 
@@ -200,10 +200,11 @@ def fit(
     run = set_up(cfg, data_dir, Path(out_dir), (train_split, dev_split), progress, log, skip_invalid)
     so_far = run.state.load(run.device, run.log) if resume else Progress()
     run.log(summary(run))
-    # -- train epoch after epoch, evaluate on dev, keep the best, save the state; stop early
-    so_far = train_epochs(run, so_far)
-    # -- restore the best epoch, tune the threshold on dev, write the run folder
-    return finish(run, so_far, Path(out_dir), dev_split)
+    with head_threads(run.device, enabled=cfg.train.freeze):  # a head on cached features: one CPU thread
+        # -- train epoch after epoch, evaluate on dev, keep the best, save the state; stop early
+        so_far = train_epochs(run, so_far)
+        # -- restore the best epoch, tune the threshold on dev, write the run folder
+        return finish(run, so_far, Path(out_dir), dev_split)
 
 
 def set_up(cfg: Config, data_dir: str | Path, out: Path, splits: tuple[str, str], progress: bool,
@@ -299,14 +300,13 @@ def train_epochs(run: Run, so_far: Progress) -> Progress:
     """Epochs from `so_far.epoch + 1` until `cfg.train.epochs`, or until dev AUROC has not improved for
     `patience` epochs. After each: evaluate, keep the best weights, save the state. Ctrl-C says how to resume."""
     tc = run.cfg.train
-    threads = torch.get_num_threads()  # restored at the end; a head on cached features picks its own
     epoch = so_far.epoch
     try:
         for epoch in range(so_far.epoch + 1, tc.epochs + 1):
             if so_far.bad_epochs >= tc.patience:
                 break
             t0 = time.perf_counter()
-            train_loss = run_epoch(run, epoch, threads)
+            train_loss = run_epoch(run, epoch)
             so_far = evaluate_epoch(run, so_far, epoch, train_loss, time.perf_counter() - t0)
             if run.dist.is_main:  # only rank 0 writes
                 write_json(run.state.path.parent / "history.json", so_far.history)
@@ -317,23 +317,17 @@ def train_epochs(run: Run, so_far: Progress) -> Progress:
         run.log(f"\ninterrupted during epoch {epoch}; the state after epoch {epoch - 1} is saved in {run.state.path}.\n"
                 "Continue with the same command plus --resume (memelib train ... --resume).")
         raise
-    finally:
-        torch.set_num_threads(threads)
     return so_far
 
 
-def run_epoch(run: Run, epoch: int, threads: int) -> float:
+def run_epoch(run: Run, epoch: int) -> float:
     """One pass over the training batches (`train_one_epoch`); returns the mean loss."""
     tc = run.cfg.train
     run.batches.set_epoch(epoch)  # a new shuffle per epoch, the same on every rank (DistributedSampler)
     # a bar per batch only when batches are slow (fine-tuning); cached-feature epochs take a second
     bar = tqdm(run.batches.train(), total=run.batches.steps_per_epoch, desc=f"epoch {epoch}",
                disable=not run.progress or tc.freeze, leave=False)
-    batches: Iterable[dict[str, torch.Tensor]] = bar
-    if tc.freeze:
-        batches = (shard(b, run.dist) for b in bar)  # this rank's share of cached-feature batches
-        if run.device.type == "cpu":  # small products: one thread or all, whichever is faster now
-            batches = fastest_threads(batches, most=threads)
+    batches = (shard(b, run.dist) for b in bar) if tc.freeze else bar  # this rank's share of cached-feature batches
     return train_one_epoch(run.train_model, batches, run.optimizer, run.scheduler, run.loss_fn, tc.max_grad_norm,
                            run.device, run.head_precision, bar)
 

@@ -28,7 +28,7 @@ def test_benchmark_scripts_import_and_show_help(name):
     assert "usage" in out.stdout
 
 
-@pytest.mark.parametrize("threads", [1, "auto"])
+@pytest.mark.parametrize("threads", [1, 2])
 def test_head_epoch_timing_runs_memelibs_training_step(threads):
     speed = _load("speed")
     before = torch.get_num_threads()
@@ -51,3 +51,40 @@ def test_one_core_busy_starts_and_stops_a_spinning_process():
         time.sleep(0.5)
     assert spinner.poll() is not None  # stopped and reaped
     assert children_cpu_s() - before > 0.5  # it spun for most of its second of life
+
+
+def _notebook(source: str):
+    import nbformat
+
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="kernel peaks are read from /proc (Linux)")
+def test_kernel_peak_counts_what_a_notebook_allocates(tmp_path):
+    notebook_times = _load("notebook_times")
+    env = notebook_times.kernel_env(tmp_path / "cache")
+    bare = notebook_times.bare_kernel_peak_mb(tmp_path, env, source="pass")  # no torch: a fast kernel
+    nb = _notebook("blob = bytearray(b'x') * (50 * 2**20)  # 50 MB, every page written")
+    seconds, peak = notebook_times.execute(nb, tmp_path, env)
+    assert nb.cells[0].outputs == []  # ran without an error
+    assert seconds > 0
+    assert peak >= bare
+    assert 40 < peak - bare < 80  # the 50 MB, give or take the kernel's own noise
+
+
+def test_memory_figures_subtract_the_bare_kernel():
+    notebook_times = _load("notebook_times")
+    rows = [{"notebook": "00.ipynb", "kernel_peak_mb": 900.0}, {"notebook": "01.ipynb", "kernel_peak_mb": None}]
+    figures = notebook_times.memory_figures(rows, 400.0)
+    assert figures == {"notebook_kernel_peak_mb": {"00.ipynb": 900.0, "01.ipynb": None}, "bare_torch_kernel_peak_mb": 400.0,
+                       "notebook_kernel_peak_over_bare_mb": {"00.ipynb": 500.0, "01.ipynb": None}}
+
+
+def test_demo_commands_peak_is_their_own_process():
+    demo_vs = _load("demo_vs")
+    done, small = demo_vs.run_measured([sys.executable, "-c", "pass"], capture_output=True, text=True)
+    assert done.returncode == 0 and isinstance(small, float) and small > 0
+    alloc = "import sys; blob = bytearray(b'x') * (100 * 2**20); print('ok'); sys.exit(3)"
+    done, big = demo_vs.run_measured([sys.executable, "-c", alloc], capture_output=True, text=True)
+    assert done.returncode == 3 and done.stdout == "ok\n"  # the command's status and output come through
+    assert big - small > 90  # its 100 MB, not the wrapper's few
