@@ -70,19 +70,21 @@ def evaluation_report(labels: np.ndarray, probs: np.ndarray, threshold: float) -
     return {"at_0.5": compute_metrics(labels, probs, 0.5), "at_tuned": compute_metrics(labels, probs, threshold)}
 
 
-def format_report(report: dict[str, Any], title: str = "") -> str:
-    """A plain-text table of an `evaluation_report`."""
+def format_report(report: dict[str, Any], title: str = "", mark: str = "") -> str:
+    """A plain-text table of an `evaluation_report`. `mark` goes before every number the model's scores
+    decide (the course prints "~": measurements that move a little from one CPU to another)."""
     lines = [title] if title else []
     a, b = report["at_0.5"], report["at_tuned"]
-    lines.append(f"{'':24s}{'threshold 0.5':>16s}{'tuned ' + format(b['threshold'], '.3f'):>16s}")
+    lines.append(f"{'':24s}{'threshold 0.5':>16s}{'tuned ' + mark + format(b['threshold'], '.3f'):>16s}")
+    num = lambda x: f"{mark}{x:.4f}"  # noqa: E731
     rows = [("AUROC", "auroc"), ("accuracy", "accuracy"), ("macro-F1", "macro_f1")]
     for name, key in rows:
-        lines.append(f"{name:24s}{a[key]:16.4f}{b[key]:16.4f}")
+        lines.append(f"{name:24s}{num(a[key]):>16s}{num(b[key]):>16s}")
     for c, label in enumerate(LABEL_NAMES):
-        lines.append(f"{'precision ' + label:24s}{a['precision'][c]:16.4f}{b['precision'][c]:16.4f}")
-        lines.append(f"{'recall ' + label:24s}{a['recall'][c]:16.4f}{b['recall'][c]:16.4f}")
+        lines.append(f"{'precision ' + label:24s}{num(a['precision'][c]):>16s}{num(b['precision'][c]):>16s}")
+        lines.append(f"{'recall ' + label:24s}{num(a['recall'][c]):>16s}{num(b['recall'][c]):>16s}")
     for name, m in (("0.5", a), ("tuned", b)):
-        (tn, fp), (fn, tp) = m["confusion_matrix"]
+        (tn, fp), (fn, tp) = ([f"{mark}{n}" for n in row] for row in m["confusion_matrix"])
         lines.append(f"confusion ({name}): true 0 -> [{tn} {fp}]  true 1 -> [{fn} {tp}]   (columns: predicted 0, 1)")
     lines.append(f"memes: {a['n']} ({a['support'][1]} hateful)")
     return "\n".join(lines)
