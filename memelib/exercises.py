@@ -79,7 +79,10 @@ def _check_tensor_fn(
     fn: Callable, args: tuple, expected: torch.Tensor, near_miss: torch.Tensor, near_miss_msg: str,
     wrong_msg: str, right_msg: str, hint: str, atol: float,
 ) -> bool:
-    """Shared check: `fn(*args)` must equal `expected`; `near_miss` is the common wrong answer."""
+    """Shared check: `fn(*args)` must equal `expected`; `near_miss` is the common wrong answer.
+
+    "Equal" is `torch.allclose` at `atol` (and rtol 1e-5), never bit for bit: a right answer written
+    another way, or run on another CPU's kernels, sums in another order and differs in its last digits."""
     got, problem = _call(fn, *args)
     if problem:
         return _verdict(False, problem, hint)
@@ -101,7 +104,8 @@ def check_masked_mean(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
     return _check_tensor_fn(
         fn, (states, mask), expected, states.mean(1), "this is the plain mean: padding positions are averaged in too",
         "the values differ from the mean over real tokens", "padding no longer changes the sentence vector.",
-        "multiply the states by mask.unsqueeze(-1), sum over L (dim=1), divide by the number of real tokens.", 1e-5,
+        "multiply the states by mask.unsqueeze(-1), sum over L (dim=1), divide by the number of real tokens.",
+        1e-5,  # means of at most 5 values of size ~1: float32 rounding stays below 1e-6, the plain mean is 0.5 off
     )
 
 
@@ -127,7 +131,8 @@ def check_cosine_similarity(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
     return _check_tensor_fn(
         fn, (a, b), expected, a @ b.T, "that is the dot product; it grows with the vectors' lengths",
         "the values are not cosine similarities", "values lie in [-1, 1] whatever the vectors' lengths.",
-        "divide each row by its L2 norm (torch.nn.functional.normalize(x, dim=1)), then a @ b.T.", 1e-4,
+        "divide each row by its L2 norm (torch.nn.functional.normalize(x, dim=1)), then a @ b.T.",
+        1e-4,  # cosines in [-1, 1], rounded once per norm and product: float32 error below 1e-6
     )
 
 
@@ -157,7 +162,7 @@ def check_class_weights(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
     got = torch.as_tensor(got, dtype=torch.float32)
     if tuple(got.shape) != (2,):
         return _verdict(False, f"expected two weights, got shape {tuple(got.shape)}", hint)
-    if not torch.allclose(got, class_weights(labels), atol=1e-5):
+    if not torch.allclose(got, class_weights(labels), atol=1e-5):  # 2/3 and 2: one float32 rounding at most
         return _verdict(False, f"for 6 benign and 2 hateful memes you give {got.tolist()}", hint)
     return _verdict(True, "the rare hateful class weighs 3x more per meme, so both classes weigh the same in total.")
 
@@ -173,6 +178,7 @@ def check_precision_recall(fn: Callable[[Any], tuple[float, float]]) -> bool:
         p, r = (float(x) for x in got)
     except (TypeError, ValueError):
         return _verdict(False, "return two numbers: (precision, recall)", hint)
+    # exact fractions 3/4 and 3/5: 1e-6 accepts them in float32 or float64, on any CPU
     if np.allclose([p, r], [30 / 50, 30 / 40], atol=1e-6) and not np.allclose([p, r], [30 / 40, 30 / 50]):
         return _verdict(False, "precision and recall are swapped", hint)
     if not np.allclose([p, r], [30 / 40, 30 / 50], atol=1e-6):

@@ -4,6 +4,10 @@ precision and recall, confusion matrix; and a decision threshold tuned on dev.
 Why a tuned threshold: a model trained on 1/3 hateful memes tends to give hateful memes
 probabilities below 0.5, so at 0.5 its hateful recall is low. AUROC does not depend on the threshold;
 accuracy, F1 and recall do. Explained in notebooks 05 and 06.
+
+scikit-learn is imported by the functions that use it, not with this module: memelib.train imports
+this module, and a notebook that only wants `seed_everything` would otherwise hold scikit-learn's
+~90 MB of memory for nothing.
 """
 
 from __future__ import annotations
@@ -11,13 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-    roc_auc_score,
-)
 
 __all__ = [
     "LABEL_NAMES",
@@ -34,6 +31,8 @@ LABEL_NAMES = ("not hateful", "hateful")
 
 def compute_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
     """Metrics of hateful-class probabilities `probs` (N,) against 0/1 `labels` (N,) at `threshold`."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
+
     labels = np.asarray(labels).astype(int)
     probs = np.asarray(probs, dtype=float)
     preds = (probs >= threshold).astype(int)
@@ -54,6 +53,8 @@ def compute_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.
 
 def tune_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
     """The threshold that maximises macro-F1 on these (dev) predictions; ties go to the one nearest 0.5."""
+    from sklearn.metrics import f1_score
+
     labels = np.asarray(labels).astype(int)
     probs = np.asarray(probs, dtype=float)
     candidates = np.unique(np.concatenate([probs, [0.5]]))
@@ -93,6 +94,8 @@ def format_report(report: dict[str, Any], title: str = "", mark: str = "") -> st
 def auroc_by_kind(labels: np.ndarray, probs: np.ndarray, kinds: list[str], positive: str = "hateful") -> dict[str, float]:
     """For each kind of benign meme (e.g. SynthMemes' "benign_text_swap"), the AUROC of the `positive`
     memes against that kind only: which confounders fool the model? NaN where a kind has no memes."""
+    from sklearn.metrics import roc_auc_score
+
     kinds_arr = np.asarray(kinds)
     probs = np.asarray(probs, dtype=float)
     pos = kinds_arr == positive

@@ -9,19 +9,24 @@ prediction and the benchmarks all ask here.
     with head_threads(device):                   # a head on cached features: one CPU thread
         train_one_epoch(head, batches, ...)
 
+After a job that built and dropped big tensors (a model, a feature extraction), `release_memory()`
+hands the freed memory back to the operating system.
+
 Explained in notebook 05 and in the README ("Speed, GPUs and several GPUs").
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import ctypes
+import functools
+from typing import Any, Callable, Iterator
 
 import torch
 
 from .config import PRECISIONS
 
-__all__ = ["resolve_device", "bf16_supported", "resolve_precision", "autocast", "head_threads"]
+__all__ = ["resolve_device", "bf16_supported", "resolve_precision", "autocast", "head_threads", "release_memory"]
 
 def resolve_device(name: str = "auto") -> torch.device:
     """"auto" picks CUDA when a GPU is present, else the CPU."""
@@ -80,3 +85,25 @@ def head_threads(device: torch.device, enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def release_memory() -> None:
+    """Hand the memory freed so far back to the operating system (glibc's malloc_trim; milliseconds).
+
+    Why: glibc's malloc keeps freed blocks smaller than 32 MB (most weights and activations) for later
+    use instead of returning them, and blocks freed by one thread serve only that thread's arena. So
+    a process that built a model and dropped it, or ran an encoder over a dataset, stays as large as
+    it was at its peak, and the next job's peak adds to what the last one left. Nothing computed
+    changes. Where the C library is not glibc (macOS, musl) this does nothing."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)  # 0: keep no padding at the top of the heap
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], Any] | None:
+    """glibc's malloc_trim, None where the process's C library has none."""
+    try:
+        return ctypes.CDLL(None).malloc_trim  # the symbols already loaded in this process
+    except (OSError, AttributeError):
+        return None

@@ -41,7 +41,7 @@ from .files import write_json
 from .inference import predict_probs
 from .metrics import compute_metrics, evaluation_report, format_report, tune_threshold
 from .model import MemeClassifier, build_model
-from .runtime import autocast, head_threads, resolve_device
+from .runtime import autocast, head_threads, release_memory, resolve_device
 from .train_state import STATE_FILE, Progress, TrainingState
 from .validation import load_split
 
@@ -204,7 +204,12 @@ def fit(
         # -- train epoch after epoch, evaluate on dev, keep the best, save the state; stop early
         so_far = train_epochs(run, so_far)
         # -- restore the best epoch, tune the threshold on dev, write the run folder
-        return finish(run, so_far, Path(out_dir), dev_split)
+        result = finish(run, so_far, Path(out_dir), dev_split)
+    # -- drop the model (both towers), its optimiser and features, and hand their memory back: a notebook
+    # calls fit several times, and each would otherwise start from the memory the last one left
+    del run, so_far
+    release_memory()
+    return result
 
 
 def set_up(cfg: Config, data_dir: str | Path, out: Path, splits: tuple[str, str], progress: bool,

@@ -48,9 +48,11 @@ def test_one_core_busy_starts_and_stops_a_spinning_process():
     before = children_cpu_s()
     with speed.one_core_busy() as spinner:
         assert spinner.poll() is None  # running
-        time.sleep(0.5)
+        time.sleep(1.0)
     assert spinner.poll() is not None  # stopped and reaped
-    assert children_cpu_s() - before > 0.5  # it spun for most of its second of life
+    # it spun: an idle child uses a few hundredths of a second; a busy machine may give the spinner less
+    # than its full second, so the bound is loose
+    assert children_cpu_s() - before > 0.3
 
 
 def _notebook(source: str):

@@ -42,8 +42,7 @@ def test_end_to_end(workdir):
     assert "AUROC" in out.stdout and "recall hateful" in out.stdout
     report = json.loads((run / "eval-dev" / "metrics.json").read_text())
     assert report["at_0.5"]["n"] == 18 and (run / "eval-dev" / "confusion_matrix.png").stat().st_size > 1000
-    train_metrics = json.loads((run / "metrics.json").read_text())
-    assert report["at_tuned"]["auroc"] == pytest.approx(train_metrics["at_tuned"]["auroc"], abs=1e-6)
+    _evaluate_scores_the_trained_run(report, run, data)
 
     first = json.loads((data / "dev.jsonl").read_text().splitlines()[0])
     out = memelib("predict", str(run), "--image", str(data / first["img"]), "--text", first["text"], cwd=workdir)
@@ -56,6 +55,30 @@ def test_end_to_end(workdir):
     test_ids = [str(json.loads(line)["id"]) for line in (data / "test.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == test_ids
     assert all(0 <= float(r["proba"]) <= 1 and r["label"] in ("0", "1") for r in rows)
+
+
+def _evaluate_scores_the_trained_run(report: dict, run: Path, data: Path) -> None:
+    """`evaluate`'s report is the run's model scored on dev at the run's tuned threshold, and agrees with
+    the dev AUROC that training wrote."""
+    import numpy as np
+
+    from memelib.annotations import read_split
+    from memelib.inference import Predictor
+    from memelib.metrics import evaluation_report
+
+    train_metrics = json.loads((run / "metrics.json").read_text())
+    assert report["at_tuned"]["threshold"] == train_metrics["at_tuned"]["threshold"]
+    records = read_split(data, "dev")
+    labels = np.array([r.label for r in records])
+    probs = Predictor(run, device="cpu", precision="fp32").predict_records(records, data, progress=False)
+    assert report == {"split": "dev", "data": str(data), **evaluation_report(labels, probs, report["at_tuned"]["threshold"])}
+    # Training scored dev from its float16 feature cache, evaluate from the images in float32: each
+    # probability moves by up to 1e-4 (3e-5 measured, on AVX-512, AVX2 and scalar kernels alike), and this
+    # barely trained model's probabilities lie within 0.004 of each other. So a hateful/benign pair closer
+    # than 2e-4 may rank the other way in training, each such pair moving the AUROC by 1 / (pairs).
+    pos, neg = probs[labels == 1], probs[labels == 0]
+    near = int((np.abs(pos[:, None] - neg[None, :]) <= 2e-4).sum())
+    assert abs(report["at_tuned"]["auroc"] - train_metrics["at_tuned"]["auroc"]) <= (near + 1e-9) / (len(pos) * len(neg))
 
 
 def test_errors_are_clear_and_exit_nonzero(workdir):

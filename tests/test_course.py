@@ -30,10 +30,14 @@ def test_ensure_synthmemes_generates_once(tmp_path):
 
 
 def test_setup_with_a_real_data_folder(tmp_path, monkeypatch):
+    """The course's feature cache is artifacts/cache, or $MEMELIB_CACHE_DIR when set (the tests set it)."""
     monkeypatch.chdir(ROOT / "notebooks")
+    monkeypatch.delenv("MEMELIB_CACHE_DIR")
     course = setup("tiny", data_dir=tmp_path, device="cpu")
     assert course.data_dir == tmp_path.resolve() and not course.synthetic
     assert course.cfg.train.device == "cpu" and course.cache_dir == ROOT / "artifacts" / "cache"
+    monkeypatch.setenv("MEMELIB_CACHE_DIR", str(tmp_path / "cache"))
+    assert setup("tiny", data_dir=tmp_path).cache_dir == tmp_path / "cache"
     with pytest.raises(FileNotFoundError, match="no such data folder"):
         setup("tiny", data_dir=tmp_path / "missing")
 

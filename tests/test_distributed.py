@@ -41,7 +41,9 @@ def test_two_cpu_processes_agree_with_one(data, tmp_path):
     assert two.stdout.count("epoch   1 ") == 1 and two.stdout.count("run written to") == 2  # the CLI line runs on both
     a, b = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("one", "two"))
     # Tolerance: the same memes form each global batch, but each rank averages its class-weighted loss
-    # over its half, and float sums run in another order.
+    # over its half, and float sums run in another order. Measured at every epoch, seed 0 on AVX-512 (bf16
+    # features), seeds 0-3 on AVX2 kernels (bf16 and fp32 features), seeds 0-1 on scalar kernels (fp32):
+    # at most 0.015, 12 of the 800 hateful/benign pairs ranked the other way; 0.03 is twice that.
     assert abs(a["at_tuned"]["auroc"] - b["at_tuned"]["auroc"]) <= 0.03
     ha, hb = (json.loads((tmp_path / r / "history.json").read_text()) for r in ("one", "two"))
     assert len(ha) == len(hb)

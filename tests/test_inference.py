@@ -19,6 +19,7 @@ def test_predictor_matches_a_reloaded_model(tiny_run, synth_dir):
     predictor = Predictor(tiny_run, device="cpu")
     probs = predictor.predict_records(records, synth_dir, progress=False)
     assert probs.shape == (len(records),) and np.all((probs >= 0) & (probs <= 1))
+    # one meme, 3 or 32 in a batch: kernels may split a batch's products differently (last digits; equal here)
     one = predictor.predict(synth_dir / records[0].img, records[0].text)
     assert one["prob"] == pytest.approx(float(probs[0]), abs=1e-5)
     assert one["label"] == int(one["prob"] >= predictor.threshold)
