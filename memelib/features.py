@@ -79,7 +79,8 @@ def extract_features(
     """{"text_features": (N, Dt), "image_features": (N, Di)} float32, in the order of `records`.
 
     Memes are batched by caption length (shortest first), so each batch pads its captions only to
-    similar lengths; the outputs are put back in the records' order."""
+    similar lengths; the outputs are put back in the records' order. On a CPU a batch's images go
+    through the image tower a few at a time (`encode_images`), which saves memory, not numbers."""
     cfg = model.cfg
     device = torch.device(device)
     lengths = [len(ids) for ids in tokenizer([r.text for r in records], truncation=True, max_length=cfg.text.max_length)["input_ids"]]

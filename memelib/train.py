@@ -205,8 +205,8 @@ def fit(
         so_far = train_epochs(run, so_far)
         # -- restore the best epoch, tune the threshold on dev, write the run folder
         result = finish(run, so_far, Path(out_dir), dev_split)
-    # -- drop the model (both towers), its optimiser and features, and hand their memory back: a notebook
-    # calls fit several times, and each would otherwise start from the memory the last one left
+    # -- drop the model (both towers), its optimiser and features, and hand their memory back to the system:
+    # glibc would keep it, and a notebook's next cell (often another fit) would add its own peak on top
     del run, so_far
     release_memory()
     return result

@@ -4,6 +4,7 @@ tensor at a time, memory handed back after fit."""
 
 import hashlib
 import json
+import shutil
 from dataclasses import asdict
 
 import pytest
@@ -12,6 +13,7 @@ from safetensors.torch import load_file
 
 from memelib.checkpoint import load_run
 from memelib.config import preset
+from memelib.errors import CheckpointError
 from memelib.features import encode_images, encoder_fingerprint
 from memelib.model import build_model
 from memelib.runtime import release_memory
@@ -53,3 +55,13 @@ def test_run_folder_loads_the_files_tensors_exactly(tiny_run):
 def test_release_memory_is_safe_to_call_anywhere():
     release_memory()  # malloc_trim on glibc, nothing elsewhere
     release_memory()
+
+
+def test_run_folder_with_other_shapes_fails_clearly(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    info = json.loads((run / "config.json").read_text())
+    info["config"]["model"]["fusion"]["hidden_dim"] += 1  # the same tensor names, other shapes
+    (run / "config.json").write_text(json.dumps(info))
+    with pytest.raises(CheckpointError, match="shapes do not match"):
+        load_run(run)
