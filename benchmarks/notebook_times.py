@@ -7,6 +7,11 @@ MEMELIB_CACHE_DIR), as on a learner's first pass: each reuses the features the e
 --warm uses the cache make test leaves (artifacts/cache) instead. Memory is each kernel's peak resident
 memory (VmHWM in /proc/<pid>/status, read before the kernel shuts down; Linux only), in MB, also as the
 excess over a kernel that only ran `import torch`. A notebook's child processes are not counted.
+
+--without-triton measures as on PyTorch's CPU-only build, which laptops install: that build does not ship
+Triton, the GPU compiler the CUDA build depends on, which `import torchvision` loads (through torch._dynamo,
+about 100 MB resident). The kernels then find a `triton` that fails to import, as torch expects when it is
+absent; nothing else changes.
 """
 
 from __future__ import annotations
@@ -43,12 +48,23 @@ def peak_rss_mb(pid: int) -> float | None:
     raise RuntimeError(f"/proc/{pid}/status has no VmHWM line")
 
 
-def kernel_env(cache_dir: Path | None) -> dict[str, str]:
-    """This environment for a kernel, offline, with `cache_dir` as memelib's feature cache when given."""
+def kernel_env(cache_dir: Path | None, hide: Path | None = None) -> dict[str, str]:
+    """This environment for a kernel, offline, with `cache_dir` as memelib's feature cache when given and the
+    packages in folder `hide` (see hide_triton) ahead of the installed ones."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     if cache_dir is not None:
         env["MEMELIB_CACHE_DIR"] = str(cache_dir)  # memelib.course.setup and memelib.features read it
+    if hide is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hide), env.get("PYTHONPATH")]))
     return env
+
+
+def hide_triton(folder: Path) -> Path:
+    """Writes into `folder` a `triton` package whose import fails, as on a torch build that ships none."""
+    (folder / "triton").mkdir(parents=True, exist_ok=True)
+    (folder / "triton" / "__init__.py").write_text(
+        'raise ImportError("Triton hidden: measuring as on the CPU-only torch build, which does not ship it")\n')
+    return folder
 
 
 def execute(nb: nbformat.NotebookNode, cwd: Path, env: dict[str, str], timeout: int = 600) -> tuple[float, float | None]:
@@ -69,11 +85,13 @@ def bare_kernel_peak_mb(cwd: Path, env: dict[str, str], source: str = "import to
     return execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), cwd, env)[1]
 
 
-def measure(notebooks: Path, cache_dir: Path | None, write: bool = False) -> tuple[list[dict[str, Any]], float | None]:
+def measure(notebooks: Path, cache_dir: Path | None, write: bool = False,
+            hide: Path | None = None) -> tuple[list[dict[str, Any]], float | None]:
     """Every notebooks/[0-9]*.ipynb in file order, each in a fresh kernel started in its folder, all sharing
     `cache_dir` (None: the cache the environment names, artifacts/cache by default). Returns one row per
-    notebook (seconds, kernel peak MB) and the bare torch kernel's peak MB. `write` saves the outputs."""
-    env = kernel_env(cache_dir)
+    notebook (seconds, kernel peak MB) and the bare torch kernel's peak MB. `write` saves the outputs;
+    `hide`: a folder of packages that shadow installed ones (hide_triton)."""
+    env = kernel_env(cache_dir, hide)
     bare = bare_kernel_peak_mb(notebooks, env)
     rows = []
     for path in sorted(notebooks.glob("[0-9]*.ipynb")):
@@ -93,15 +111,17 @@ def memory_figures(rows: list[dict[str, Any]], bare: float | None) -> dict[str, 
     return {"notebook_kernel_peak_mb": peaks, "bare_torch_kernel_peak_mb": bare, "notebook_kernel_peak_over_bare_mb": over}
 
 
-def notebook_memory(notebooks: Path = ROOT / "notebooks") -> dict[str, Any]:
+def notebook_memory(notebooks: Path = ROOT / "notebooks", without_triton: bool = False) -> dict[str, Any]:
     """memory_figures of every notebook run in file order from one empty temporary feature cache, as a learner
-    runs them the first time; None figures (and a message) where /proc is absent, without running them."""
+    runs them the first time; None figures (and a message) where /proc is absent, without running them.
+    `without_triton`: as on the CPU-only torch build (hide_triton)."""
     if not HAS_PROC:
         print(NO_PROC, flush=True)
         names = [p.name for p in sorted(notebooks.glob("[0-9]*.ipynb"))]
         return memory_figures([{"notebook": n, "kernel_peak_mb": None} for n in names], None)
     with tempfile.TemporaryDirectory(prefix="memelib-notebook-cache-") as cache:
-        rows, bare = measure(notebooks, Path(cache))
+        hide = hide_triton(Path(cache) / "hidden") if without_triton else None
+        rows, bare = measure(notebooks, Path(cache) / "features", hide=hide)
     return memory_figures(rows, bare)
 
 
@@ -111,16 +131,20 @@ def main() -> None:
     ap.add_argument("--out", default="artifacts/notebook_times.json")
     ap.add_argument("--warm", action="store_true", help="use the feature cache make test uses, not an empty one")
     ap.add_argument("--write", action="store_true", help="save the executed notebooks in place (as make notebooks)")
+    ap.add_argument("--without-triton", action="store_true", help="as on the CPU-only torch build (see above)")
     args = ap.parse_args()
     if not HAS_PROC:
         print(NO_PROC, flush=True)
     with tempfile.TemporaryDirectory(prefix="memelib-notebook-cache-") as cache:
-        rows, bare = measure(Path(args.notebooks), None if args.warm else Path(cache), args.write)
+        hide = hide_triton(Path(cache) / "hidden") if args.without_triton else None
+        features = None if args.warm else Path(cache) / "features"
+        rows, bare = measure(Path(args.notebooks), features, args.write, hide)
     total = sum(r["seconds"] for r in rows)
     print(f"{'total':32s}{total:8.1f} s")
     if bare is not None:
         print(f"{'bare kernel (import torch)':32s}{'':10s}{bare:10.1f} MB")
     result = {"cache": "artifacts/cache (warm)" if args.warm else "empty at the start", "cold_cache": not args.warm,
+              "triton": "hidden (as the CPU-only build)" if args.without_triton else "as installed",
               "notebooks": rows, "total_s": round(total, 1), **memory_figures(rows, bare)}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -226,12 +226,15 @@ def demo_figures(root: Path, work: Path) -> dict[str, Any]:
 
 
 def notebook_figures(root: Path) -> dict[str, Any]:
-    """Each course notebook's kernel peak memory, run in order from one empty feature cache (notebook_times)."""
+    """Each course notebook's kernel peak memory, run in order from one empty feature cache (notebook_times),
+    with torch as installed, then as on the CPU-only build laptops install (Triton absent): keys `..._cpu_build`."""
     figures = notebook_memory(root / "notebooks")
-    for name, mb in figures["notebook_kernel_peak_mb"].items():
-        print(f"  {name:32s} {mb} MB, {figures['notebook_kernel_peak_over_bare_mb'][name]} MB over a kernel that "
-              f"only imported torch ({figures['bare_torch_kernel_peak_mb']} MB)", flush=True)
-    return figures
+    cpu_build = notebook_memory(root / "notebooks", without_triton=True)
+    for label, figs in (("as installed", figures), ("Triton absent, as the CPU-only build", cpu_build)):
+        print(f"  {label}: a kernel that only imported torch peaks at {figs['bare_torch_kernel_peak_mb']} MB", flush=True)
+        for name, mb in figs["notebook_kernel_peak_mb"].items():
+            print(f"    {name:32s} {mb} MB, {figs['notebook_kernel_peak_over_bare_mb'][name]} MB over it", flush=True)
+    return {**figures, **{f"{key}_cpu_build": value for key, value in cpu_build.items()}}
 
 
 def main() -> None:

@@ -4,6 +4,9 @@ A data folder holds ``img/`` and one ``.jsonl`` file per split, one meme per lin
 
     {"id": 42953, "img": "img/42953.png", "text": "its their character not ...", "label": 0}
 
+Any other key on a line (the fine-grained release's ``gold_pc`` and ``gold_attack``, say) is kept, as
+it is, in the record's ``extra``; :func:`group_values` reads one such field for a fairness report.
+
 :func:`read_rows` is the one parser of these files. Two ways to read a split are built on it:
 - :func:`read_split`, fast, for notebooks: the records, stopping at the first unusable line with
   ``file:line: reason``; images are not opened;
@@ -14,18 +17,21 @@ Notebook 00 (looking at the data) walks through both.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import reprlib
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field as dataclass_field
 from pathlib import Path
-from collections.abc import Iterator
+from typing import Any
 
 from .errors import AnnotationError
 
 __all__ = [
     "SPLIT_ALIASES", "Record", "Problem",
     "SPLIT_FILES", "split_path", "available_splits", "parse_line", "read_rows", "read_split",
+    "group_values",
 ]
 
 _DEV_FILES = ("dev.jsonl", "val.jsonl", "dev_seen.jsonl", "dev_unseen.jsonl")
@@ -61,6 +67,9 @@ class Record:
     label: int | None  # 1 hateful, 0 not hateful, None when the file has no label
     path: str  # the .jsonl file this record came from
     line: int  # its line number in that file, counting from 1
+    # every other key of the line, value as parsed (e.g. {"gold_pc": ["race"]}); read it, do not change it.
+    # A plain dict so records still pickle (DataLoader workers); left out of the hash, which a dict has none of.
+    extra: Mapping[str, Any] = dataclass_field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -123,8 +132,8 @@ def parse_line(raw: bytes | str, path: str, line: int, require_label: bool) -> R
 
     Returns None for a blank line. Raises :class:`AnnotationError` for a line that cannot be
     used (bad UTF-8 or JSON, a missing key, a wrong type, a label other than 0/1, an image path
-    outside the folder). Warnings that leave the row usable (unknown keys, empty text) do not
-    raise; :func:`validate` reports them.
+    outside the folder). Warnings that leave the row usable (an empty caption) do not raise;
+    :func:`memelib.validation.validate` reports them. Keys other than id/img/text/label go to ``extra``.
     """
     record, problems = _check_line(raw, str(path), line, require_label)
     for problem in problems:
@@ -137,7 +146,7 @@ def read_rows(path: str | os.PathLike, require_labels: bool) -> Iterator[tuple[i
     """The one parser of annotation files: ``(line number, record, problems)`` for every non-blank line.
 
     ``record`` is None when the line cannot be used (a fatal problem among ``problems``), including an
-    id already seen on an earlier line. Warnings (an unknown key, an empty caption) come with a record.
+    id already seen on an earlier line. Warnings (an empty caption) come with a record.
     :func:`read_split` and :func:`memelib.validation.validate` both read files through it.
     """
     path = Path(path)
@@ -168,6 +177,45 @@ def read_split(data_dir: str | os.PathLike, split: str, require_labels: bool = F
                 raise AnnotationError(problem.path, problem.line, problem.reason)
         records.append(record)
     return records
+
+
+def group_values(
+    records: Sequence[Record], field: str, data_dir: str | os.PathLike | None = None
+) -> list[Any]:
+    """The value of ``field`` for each record, in order: what :func:`memelib.metrics.group_report` groups by.
+
+    A record's own line wins (``record.extra[field]``); otherwise, in a SynthMemes folder, the
+    meme's row of ``data_dir/meta.jsonl`` (read by :func:`memelib.synthetic.load_meta`), e.g. its
+    ``"group"``. A record that has the field in neither gets None (no group). Values come as
+    written: a string, a number, None or a list (a meme in several groups). Raises ValueError,
+    naming the field and the files looked in, when not one record has the field anywhere.
+    """
+    meta_path = Path(data_dir) / "meta.jsonl" if data_dir is not None else None
+    meta: dict[str, dict] = {}
+    if meta_path is not None and meta_path.is_file():
+        from .synthetic import load_meta  # imported here: only SynthMemes folders need it
+
+        meta = load_meta(data_dir)
+    rows = [meta.get(record.id, {}) for record in records]  # each meme's meta.jsonl row, {} when none
+    if not any(field in record.extra or field in row for record, row in zip(records, rows)):
+        raise _no_field_error(records, field, meta_path, rows)
+    return [record.extra[field] if field in record.extra else row.get(field) for record, row in zip(records, rows)]
+
+
+def _no_field_error(records: Sequence[Record], field: str, meta_path: Path | None, rows: list[dict]) -> ValueError:
+    """The error of :func:`group_values` when no record has ``field``: the files looked in, the fields there are."""
+    files = ", ".join(dict.fromkeys(r.path for r in records)) or "the split (it has no memes)"
+    if meta_path is None:
+        meta_note = "no data folder was given to look for a meta.jsonl"
+    elif not meta_path.is_file():
+        meta_note = f"there is no {meta_path} to look in"
+    else:
+        meta_note = f"{meta_path} does not have it for these memes either"
+    fields = sorted(({k for r in records for k in r.extra} | {k for row in rows for k in row}) - _KNOWN_KEYS)
+    return ValueError(
+        f"no meme has the field {field!r}: not one line of {files} has it, and {meta_note}; "
+        f"fields these memes do have: {', '.join(fields) or 'none besides id, img, text, label'}"
+    )
 
 
 def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -211,16 +259,20 @@ def _check_line(
         row.pop("label", None)  # "label": null means no label, as on test files
     required = _REQUIRED_KEYS + (("label",) if require_label else ())
     missing = [key for key in required if key not in row]
+    extra = {key: value for key, value in row.items() if key not in _KNOWN_KEYS}
     if missing:
-        problems.append(problem(f"missing key(s): {', '.join(missing)}", "missing_key"))
-    extra = sorted(key for key in row if key not in _KNOWN_KEYS)
-    if extra:
-        problems.append(problem(f"unknown key(s) ignored: {', '.join(extra)}", "extra_key", fatal=False))
+        problems.append(problem(f"missing key(s): {', '.join(missing)}{_misspelt(missing, extra)}", "missing_key"))
     problems += _field_problems(row, problem)
     if any(p.fatal for p in problems):
         return None, problems
     label = row.get("label")
-    return Record(str(row["id"]), row["img"], row["text"], label, path, line), problems
+    return Record(str(row["id"]), row["img"], row["text"], label, path, line, extra), problems
+
+
+def _misspelt(missing: list[str], extra: Mapping[str, Any]) -> str:
+    """A hint such as " (found 'txt')" when a key of the line looks like a misspelling of a missing one."""
+    found = [close[0] for key in missing if (close := difflib.get_close_matches(key, list(extra), n=1))]
+    return f" (found {', '.join(map(repr, found))})" if found else ""
 
 
 def _field_problems(row: dict, problem) -> list[Problem]:

@@ -4,6 +4,7 @@
     memelib validate DIR                   check every annotation and image
     memelib train --data DIR --out RUN     train (frozen features by default)
     memelib evaluate RUN --data DIR        report + metrics.json + confusion-matrix PNG
+                         [--by FIELD]      ... + error rates per group (e.g. gold_pc) and the largest FPR gap
     memelib predict RUN --image P --text T one meme -> {"prob": p, "label": 0|1}
     memelib submit RUN --data DIR --split test --out preds.csv
 
@@ -36,8 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("dir")
     v.add_argument("--no-images", action="store_true", help="skip opening the image files")
     _add_train(sub.add_parser("train", help="train a model and write a run folder", parents=[runtime]))
-    e = sub.add_parser("evaluate", help="metrics of a run on a labelled split", parents=[runtime, _data_flags("dev")])
+    e = sub.add_parser("evaluate", help="metrics of a run on a labelled split, optionally per group",
+                       parents=[runtime, _data_flags("dev")], description=(
+                           "Score a run on a labelled split (dev_seen, test_seen, ... when their files have labels): "
+                           "AUROC, accuracy, macro-F1, precision, recall and confusion matrix at 0.5 and at the run's "
+                           "tuned threshold, written to metrics.json and confusion_matrix.png; with --by, per group too."))
     e.add_argument("--report-dir", help="where metrics.json and confusion_matrix.png go (default RUN/eval-SPLIT)")
+    e.add_argument("--by", metavar="FIELD", help=(
+        "also report, per value of FIELD, the memes, false positive and negative rates and AUROC at the run's "
+        "tuned threshold, and the group whose benign memes are flagged most often compared with all other memes "
+        "(largest FPR gap). FIELD is a key of the annotation lines (e.g. gold_pc; a list puts a meme in each "
+        "of its groups) or, in a SynthMemes folder, of meta.jsonl (e.g. group)"))
     pr = sub.add_parser("predict", help="score one meme", parents=[runtime])
     pr.add_argument("run")
     pr.add_argument("--image", required=True)
@@ -61,18 +71,31 @@ def _data_flags(default_split: str) -> argparse.ArgumentParser:
     flags = argparse.ArgumentParser(add_help=False)
     flags.add_argument("run")
     flags.add_argument("--data", required=True)
-    flags.add_argument("--split", default=default_split)
+    flags.add_argument("--split", default=default_split,
+                       help=f"train, dev, test, dev_seen, test_seen, ... or a .jsonl file name in DATA (default {default_split})")
     flags.add_argument("--skip-invalid", action="store_true", help="leave out unusable rows instead of stopping")
     return flags
 
 
 def _add_synth(s: argparse.ArgumentParser) -> None:
+    from .captions import GROUPS
+    from .synthetic import SynthConfig
+
+    d = SynthConfig()  # the defaults, documented in data/README.md
     s.add_argument("dir")
-    s.add_argument("--n-train", type=int, default=1200)
-    s.add_argument("--n-dev", type=int, default=300)
-    s.add_argument("--n-test", type=int, default=300)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--image-size", type=int, default=128, help="square side in pixels")
+    s.add_argument("--n-train", type=int, default=d.n_train)
+    s.add_argument("--n-dev", type=int, default=d.n_dev)
+    s.add_argument("--n-test-seen", type=int, default=d.n_test_seen, help="labelled held-out test memes")
+    s.add_argument("--n-test", type=int, default=d.n_test, help="unlabelled test memes (what submit scores)")
+    s.add_argument("--seed", type=int, default=d.seed)
+    s.add_argument("--image-size", type=int, default=d.image_size, help="square side in pixels")
+    s.add_argument("--label-noise", type=float, default=d.label_noise,
+                   help=f"share of training labels flipped, as annotators disagree (default {d.label_noise}; 0: clean)")
+    s.add_argument("--bias-group", default=d.bias_group, choices=[*GROUPS, "none"],
+                   help=f"group over-represented among hateful training memes without a twin (default {d.bias_group}; "
+                        "none: no bias)")
+    s.add_argument("--bias-share", type=float, default=d.bias_share,
+                   help=f"share of that group's training triplets whose benign twins are left out (default {d.bias_share})")
 
 
 def _add_train(t: argparse.ArgumentParser) -> None:
@@ -105,7 +128,10 @@ def _add_train(t: argparse.ArgumentParser) -> None:
 def _synth(a: argparse.Namespace) -> int:
     from .synthetic import SynthConfig, generate
 
-    counts = generate(a.dir, SynthConfig(a.n_train, a.n_dev, a.n_test, a.seed, a.image_size), progress=True)
+    cfg = SynthConfig(n_train=a.n_train, n_dev=a.n_dev, n_test=a.n_test, seed=a.seed, image_size=a.image_size,
+                      n_test_seen=a.n_test_seen, label_noise=a.label_noise, bias_share=a.bias_share,
+                      bias_group=None if a.bias_group == "none" else a.bias_group)
+    counts = generate(a.dir, cfg, progress=True)
     print(f"SynthMemes written to {a.dir}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
@@ -139,7 +165,8 @@ def _evaluate(a: argparse.Namespace) -> int:
 
     from .files import write_json
     from .inference import Predictor
-    from .metrics import evaluation_report, format_report
+    from .annotations import group_values
+    from .metrics import evaluation_report, format_group_report, format_report, group_report
     from .plots import save_confusion_matrix
     from .validation import load_split
 
@@ -147,15 +174,22 @@ def _evaluate(a: argparse.Namespace) -> int:
     if any(r.label is None for r in records):
         print(f"error: split {a.split!r} of {a.data} has memes without labels; use `memelib submit` for it", file=sys.stderr)
         return 2
+    groups = group_values(records, a.by, a.data) if a.by else None  # before the model loads: a typo fails fast
     predictor = Predictor(a.run, device=a.device or "auto", precision=a.precision or "auto")
     probs = predictor.predict_records(records, a.data)
     labels = np.array([r.label for r in records])
     report = evaluation_report(labels, probs, predictor.threshold)
+    summary = {"split": a.split, "data": str(a.data), **report}
+    by_group = None if groups is None else group_report(labels, probs, groups, predictor.threshold)
+    if by_group is not None:
+        summary["by_group"] = {"field": a.by, **by_group.to_dict()}
     out = Path(a.report_dir or Path(a.run) / f"eval-{a.split}")
-    write_json(out / "metrics.json", {"split": a.split, "data": str(a.data), **report})
+    write_json(out / "metrics.json", summary)
     png = save_confusion_matrix(report["at_tuned"]["confusion_matrix"], out / "confusion_matrix.png",
                                 title=f"{a.split}, threshold {predictor.threshold:.3f}")
     print(format_report(report, title=f"{a.split} of {a.data}"))
+    if by_group is not None:
+        print("\n" + format_group_report(by_group, title=f"by {a.by} (at the tuned threshold)"))
     print(f"wrote {out / 'metrics.json'} and {png}")
     return 0
 

@@ -23,7 +23,8 @@ import numpy as np
 from .config import Config, override, preset
 from .files import atomic_write_text
 
-__all__ = ["Course", "setup", "measured", "project_root", "ensure_synthmemes", "environment_report", "meme_kinds"]
+__all__ = ["Course", "setup", "measured", "project_root", "ensure_synthmemes", "environment_report", "meme_kinds",
+           "content_note"]
 
 
 @dataclass
@@ -59,18 +60,17 @@ def project_root(start: str | Path | None = None) -> Path:
 
 def ensure_synthmemes(data_dir: str | Path, **synth_args: Any) -> bool:
     """Generate SynthMemes in `data_dir` unless it already holds exactly that set. True when it generated."""
-    from .synthetic import SynthConfig, generate
+    from .synthetic import FORMAT, SPLITS, SynthConfig, generate
 
     cfg = SynthConfig(**synth_args)
     folder = Path(data_dir)
-    want = {"train": cfg.n_train, "dev": cfg.n_dev, "test": cfg.n_test}
-    marker = folder / ".synthconfig"
-    if marker.exists() and marker.read_text() == repr(cfg) and all(
-        (folder / f"{s}.jsonl").exists() and _count_lines(folder / f"{s}.jsonl") == n for s, n in want.items()
+    marker, stamp = folder / ".synthconfig", f"SynthMemes format {FORMAT}: {cfg!r}"  # a new rule set regenerates
+    if marker.exists() and marker.read_text() == stamp and all(
+        (folder / f"{s}.jsonl").exists() and _count_lines(folder / f"{s}.jsonl") == cfg.size(s) for s in SPLITS
     ):
         return False
     generate(folder, cfg)
-    atomic_write_text(marker, repr(cfg))
+    atomic_write_text(marker, stamp)
     return True
 
 
@@ -144,3 +144,19 @@ def measured(x: float | int, digits: int = 3) -> str:
     notebook tests leave such numbers out of the comparison (notebooks/sanitize.cfg), and the cell that
     prints them asserts what the lesson needs within a stated tolerance."""
     return f"~{x}" if isinstance(x, (int, np.integer)) else f"~{x:.{digits}f}"
+
+
+def content_note(synthetic: bool) -> str:
+    """The note (Markdown) a notebook shows before its first meme: `display(Markdown(content_note(course.synthetic)))`.
+
+    On SynthMemes, one line on why its groups are invented; on real data, what may appear, what stays
+    hidden until the learner chooses to look (see memelib.widgets and memelib.plots.meme_gallery), and
+    that any of it may be skipped."""
+    if synthetic:
+        return ("**About the memes.** These are SynthMemes: the groups (zorblats, quibbits, ...) and their symbols are "
+                "invented, so you can learn how hateful memes are detected without reading hate aimed at real people.")
+    return ("**Content note.** This notebook runs on real memes. Some are hateful: they attack real groups of people "
+            "(for their religion, ethnicity, nationality, gender, sexuality or disability), and some use slurs. "
+            "Galleries and widgets blur each picture and hide its caption until you click **Reveal** on that meme; "
+            "some cells print captions as text. You can skip any meme, gallery or printed example: the lesson is in "
+            "the code and the numbers. Take a break whenever you need one.")

@@ -8,15 +8,23 @@ batch's captions together and pads them only to the longest caption in the batch
         "attention_mask": (B, L) int64   1 for a real token, 0 for padding
         "pixel_values":   (B, 3, H, W)   normalised image
         "labels":         (B,)    int64  0 not hateful, 1 hateful, -1 unknown (test files)
+        "weight":         (B,)  float32  per-example loss weight, only when the dataset has weights
     }
+
+`fit(..., example_weights={record id: weight})` weights each training meme's loss; `example_weight_tensor`
+checks such a mapping against a split and lines the weights up with its records, and the weight then
+travels in the batch with its meme, through any shuffle. The model never sees it (`fit` pops it).
 
 Explained in notebooks 01 (tokens and masks) and 02 (tensors and shapes).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from PIL import Image
@@ -26,7 +34,8 @@ from torchvision import transforms
 from .annotations import Record
 from .images import open_image
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "image_transform", "MemeDataset", "MemeCollator", "make_loader"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "image_transform", "MemeDataset", "MemeCollator", "make_loader",
+           "example_weight_tensor", "describe_example_weights"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the statistics torchvision's pretrained CNNs were trained with
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -45,12 +54,17 @@ def image_transform(image_size: int) -> Callable[[Image.Image], torch.Tensor]:
 
 
 class MemeDataset(Dataset):
-    """Records of one split; an item is the caption, the transformed image and the label."""
+    """Records of one split; an item is the caption, the transformed image and the label (and the
+    record's loss weight, when `weights` gives one per record)."""
 
-    def __init__(self, records: Sequence[Record], root: str | Path, image_size: int):
+    def __init__(self, records: Sequence[Record], root: str | Path, image_size: int,
+                 weights: Sequence[float] | None = None):
         self.records = list(records)
         self.root = Path(root)
         self.transform = image_transform(image_size)
+        self.weights = None if weights is None else [float(w) for w in weights]  # in the order of `records`
+        if self.weights is not None and len(self.weights) != len(self.records):
+            raise ValueError(f"{len(self.weights)} weights for {len(self.records)} records")
 
     def __len__(self) -> int:
         return len(self.records)
@@ -58,11 +72,14 @@ class MemeDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         record = self.records[index]
         image = open_image(self.root / record.img)  # opened by content, converted to RGB
-        return {
+        item = {
             "text": record.text,
             "pixel_values": self.transform(image),  # (3, H, W)
             "label": -1 if record.label is None else record.label,
         }
+        if self.weights is not None:
+            item["weight"] = self.weights[index]
+        return item
 
 
 class MemeCollator:
@@ -80,12 +97,15 @@ class MemeCollator:
             max_length=self.max_length,
             return_tensors="pt",
         )
-        return {
+        batch = {
             "input_ids": tokens["input_ids"],  # (B, L)
             "attention_mask": tokens["attention_mask"],  # (B, L)
             "pixel_values": torch.stack([item["pixel_values"] for item in items]),  # (B, 3, H, W)
             "labels": torch.tensor([item["label"] for item in items], dtype=torch.long),  # (B,)
         }
+        if "weight" in items[0]:  # a weighted training set: each meme's loss weight rides along
+            batch["weight"] = torch.tensor([item["weight"] for item in items], dtype=torch.float32)  # (B,)
+        return batch
 
 
 def make_loader(
@@ -100,11 +120,13 @@ def make_loader(
     num_workers: int = 0,
     pin_memory: bool = False,
     rank_world: tuple[int, int] = (0, 1),
+    weights: Sequence[float] | None = None,
 ) -> DataLoader:
     """A DataLoader of collated batches; shuffling uses its own seeded generator (reproducible order).
-    With `rank_world` = (rank, world) and world > 1, a DistributedSampler gives each process its share."""
+    With `rank_world` = (rank, world) and world > 1, a DistributedSampler gives each process its share.
+    With `weights` (one per record), every batch also holds each meme's loss weight as "weight"."""
     generator = torch.Generator().manual_seed(seed)
-    dataset = MemeDataset(records, root, image_size)
+    dataset = MemeDataset(records, root, image_size, weights)
     sampler = None
     if rank_world[1] > 1:
         sampler = DistributedSampler(dataset, num_replicas=rank_world[1], rank=rank_world[0], shuffle=shuffle, seed=seed)
@@ -120,3 +142,46 @@ def make_loader(
         pin_memory=pin_memory,
         persistent_workers=False,
     )
+
+
+def example_weight_tensor(records: Sequence[Record], example_weights: Mapping[str, float]) -> torch.Tensor:
+    """The loss weights (N,) float32 of `records`, in their order, from {record id: weight}.
+
+    All or nothing: every record needs a weight and every id must be a record's, or a ValueError names
+    what is wrong (how many ids, and a few of them). Weights are finite and >= 0, and not all 0."""
+    ids = [r.id for r in records]
+    known = set(ids)
+    values: dict[str, float] = {}
+    bad: list[str] = []  # "id: value" of weights that are not finite numbers >= 0
+    for key, value in example_weights.items():
+        try:
+            values[key] = float(value)
+        except (TypeError, ValueError):
+            values[key] = math.nan
+        if not (math.isfinite(values[key]) and values[key] >= 0):
+            bad.append(f"{key!r}: {value!r}")
+    unknown = [key for key in example_weights if key not in known]
+    missing = [i for i in ids if i not in values]
+    problems = []
+    if bad:
+        problems.append(f"{len(bad)} weights are negative, NaN, infinite or not numbers (e.g. {', '.join(bad[:3])})")
+    if unknown:
+        problems.append(f"{len(unknown)} ids are not in the training split (e.g. {unknown[:3]})")
+    if missing:
+        problems.append(f"{len(missing)} of the {len(ids)} training memes have no weight (e.g. {missing[:3]}); "
+                        "give every training meme a weight (1.0 leaves it as it is), or pass None")
+    if not problems and ids and not any(values[i] > 0 for i in ids):
+        problems.append("every weight is 0: nothing would train")
+    if problems:
+        raise ValueError("example_weights: " + "; ".join(problems))
+    return torch.tensor([values[i] for i in ids], dtype=torch.float32)  # (N,)
+
+
+def describe_example_weights(records: Sequence[Record], weights: torch.Tensor) -> dict[str, Any]:
+    """What a run folder records about its loss weights: how many, their range and sum, and a short
+    fingerprint of the (id, weight) pairs, the same whatever the records' order."""
+    pairs = sorted(zip((r.id for r in records), weights.tolist()))
+    fingerprint = hashlib.blake2b(json.dumps(pairs).encode(), digest_size=8).hexdigest()
+    values = [w for _, w in pairs]
+    return {"count": len(values), "sum": math.fsum(values), "min": min(values, default=0.0),
+            "max": max(values, default=0.0), "fingerprint": fingerprint}

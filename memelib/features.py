@@ -159,15 +159,20 @@ def _compact(x: torch.Tensor) -> torch.Tensor:
 
 
 def feature_batches(
-    features: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int, generator: torch.Generator | None = None
+    features: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int, generator: torch.Generator | None = None,
+    weights: torch.Tensor | None = None,
 ) -> Iterator[dict[str, torch.Tensor]]:
-    """Batches of cached features, shuffled by `generator` (in order when None)."""
+    """Batches of cached features, shuffled by `generator` (in order when None); with `weights` (N,),
+    each batch also holds its memes' loss weights as "weight"."""
     n = labels.numel()
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
-        yield {
+        batch = {
             "text_features": features["text_features"][idx],  # (B, Dt)
             "image_features": features["image_features"][idx],  # (B, Di)
             "labels": labels[idx],  # (B,)
         }
+        if weights is not None:
+            batch["weight"] = weights[idx]  # (B,)
+        yield batch

@@ -4,7 +4,8 @@ Memes come from the web, so their files are messy: a JPEG saved as ``.png``, a G
 a PNG with a transparent background, a 16-bit scan, a photo stored sideways with an EXIF
 "rotate me" tag, a download that stopped half way. :func:`open_image` deals with all of them and
 either returns a fully decoded RGB image or raises :class:`ImageError` saying which file is wrong
-and why. Notebook 00 (looking at the data) shows each case.
+and why. Notebook 00 (looking at the data) shows each case. :func:`blur_image` hides what a picture
+shows, for galleries of real memes that a learner has not chosen to see yet.
 
 Nothing here changes Pillow's global settings: other code in the same process keeps its own.
 """
@@ -15,17 +16,22 @@ import os
 import warnings
 from typing import BinaryIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
-__all__ = ["MAX_PIXELS", "ImageError", "open_image", "to_rgb"]
+__all__ = ["MAX_PIXELS", "BLUR_FRACTION", "ImageError", "open_image", "to_rgb", "blur_image"]
 
 # A "decompression bomb" is a tiny file that claims a huge size (say 50,000 x 50,000 pixels) and
 # would take gigabytes of memory to decode. We refuse images with more pixels than this. The value
 # is Pillow's own default (Image.MAX_IMAGE_PIXELS, about 1024 * 1024 * 1024 // 4 // 3), large
 # enough for any real meme. Pillow's global limit still applies on top of ours.
 MAX_PIXELS: int = 89_478_485
+
+# How strongly `blur_image` blurs: the Gaussian's radius as a fraction of the image's longer side.
+# At a tenth of the side, faces, symbols and words are shapeless smudges at any size; only the
+# main colours are left.
+BLUR_FRACTION: float = 0.1
 
 # Modes whose pixels carry an alpha channel; they are composited on white before dropping alpha.
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -99,6 +105,16 @@ def to_rgb(image: Image.Image) -> Image.Image:
         return image.convert("RGB")
     except ValueError as error:  # "conversion from X to Y not supported"
         raise ImageError(_name_of(image), f"cannot convert mode {image.mode!r} to RGB: {error}") from None
+
+
+def blur_image(image: Image.Image, fraction: float = BLUR_FRACTION) -> Image.Image:
+    """A strongly blurred copy of ``image`` (same size and mode): what it shows cannot be made out.
+
+    The Gaussian's radius is ``fraction`` of the longer side, so a thumbnail and a full-size
+    picture are blurred alike. Galleries and widgets use it for real memes, which can be hateful.
+    """
+    radius = max(2.0, fraction * max(image.size))
+    return image.filter(ImageFilter.GaussianBlur(radius))
 
 
 def _apply_exif_orientation(image: Image.Image) -> Image.Image:

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from .annotations import Record
 from .checkpoint import load_run
 from .data import MemeCollator, image_transform, make_loader
+from .features import cached_features, feature_batches
 from .images import open_image, to_rgb
 from .model import MemeClassifier
 from .runtime import autocast, head_threads, resolve_device
@@ -76,8 +77,16 @@ class Predictor:
         """{"prob": P(hateful), "label": 0|1} for one meme."""
         return self.predict_batch([image], [text])[0]
 
-    def predict_records(self, records: Sequence[Record], root: str | Path, batch_size: int = 32, progress: bool = True) -> np.ndarray:
-        """P(hateful) (N,) for the records of a split."""
+    def predict_records(self, records: Sequence[Record], root: str | Path, batch_size: int = 32, progress: bool = True,
+                        cache_dir: str | Path | None = None) -> np.ndarray:
+        """P(hateful) (N,) for the records of a split. With `cache_dir`, the encoders' features come from memelib's
+        feature cache (extracted into it on first use, keyed by the encoders' weights, so a fine-tuned run never
+        reuses a frozen one's features) and only the head runs: as `fit` scores dev, with the same numbers."""
+        if cache_dir is not None:
+            features = cached_features(self.model, records, root, self.tokenizer, cache_dir, log=lambda s: None,
+                                       device=self.device, progress=progress, precision=self.precision)
+            no_labels = torch.zeros(len(records), dtype=torch.long)  # (N,) unused: batches carry labels
+            return predict_probs(self.model, feature_batches(features, no_labels, 256), self.device, precision=self.precision)
         loader = make_loader(
             records, root, self.tokenizer, self.cfg.model.image.image_size, self.cfg.model.text.max_length,
             batch_size, pin_memory=self.device.type == "cuda",

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .annotations import Record
-from .images import open_image
+from .images import blur_image, open_image
 from .metrics import LABEL_NAMES
 
 __all__ = [
@@ -65,9 +65,16 @@ def _short(text: str, width: int = 28) -> str:
 
 
 def meme_gallery(
-    records: Sequence[Record], root: str | Path, notes: Sequence[str] | None = None, ncols: int = 4, size: float = 2.6
+    records: Sequence[Record], root: str | Path, notes: Sequence[str] | None = None, ncols: int = 4, size: float = 2.6,
+    blur: bool | None = None,
 ) -> Figure:
-    """A grid of memes, each titled with its caption and an optional note (label, probability, kind)."""
+    """A grid of memes, each titled with its caption and an optional note (label, probability, kind).
+
+    Real memes can be hateful: with `blur` None (the default) the pictures are blurred and the captions
+    hidden unless `root` is SynthMemes (a folder with a meta.jsonl). `blur=False` shows them clearly,
+    `blur=True` always hides them; the notes are shown either way."""
+    if blur is None:
+        blur = not (Path(root) / "meta.jsonl").is_file()
     n = max(len(records), 1)
     nrows = -(-n // ncols)
     fig = Figure(figsize=(size * ncols, (size + 0.8) * nrows), dpi=90)
@@ -77,9 +84,13 @@ def meme_gallery(
         if i >= len(records):
             continue
         r = records[i]
-        ax.imshow(open_image(Path(root) / r.img))
+        image = open_image(Path(root) / r.img)
+        ax.imshow(blur_image(image) if blur else image)
         note = f"\n{notes[i]}" if notes is not None else ""
-        ax.set_title(f"{_short(r.text)}{note}", fontsize=8)
+        ax.set_title(f"{'(caption hidden)' if blur else _short(r.text)}{note}", fontsize=8)
+    if blur:
+        fig.supxlabel("Blurred, captions hidden: real memes can be hateful. meme_gallery(..., blur=False) shows them.",
+                      fontsize=8)
     fig.tight_layout()
     return fig
 

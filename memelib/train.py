@@ -11,6 +11,9 @@ Two modes:
   once (and cached on disk, see memelib.features), and only the fusion head trains, on CPU in seconds;
 - fine-tune: every weight trains, from raw images and captions; encoders get a smaller learning rate.
 
+In both, `example_weights` ({record id: weight}) can weight each training meme's loss, for instance to
+try a fairness mitigation (weights by group x label); dev evaluation and early stopping stay unweighted.
+
     fit(preset("offline"), "data/synthmemes", "artifacts/run")
 
 Explained in notebook 05.
@@ -22,18 +25,19 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from .annotations import Record
 from .checkpoint import save_run
 from .config import Config, TrainConfig
-from .data import make_loader
+from .data import describe_example_weights, example_weight_tensor, make_loader
 from .distributed import Dist, init_distributed, shard, wrap_model
 from .encoders import load_tokenizer
 from .features import cached_features, feature_batches
@@ -45,7 +49,8 @@ from .runtime import autocast, head_threads, release_memory, resolve_device
 from .train_state import STATE_FILE, Progress, TrainingState
 from .validation import load_split
 
-__all__ = ["seed_everything", "param_groups", "make_optimizer", "class_weights", "train_one_epoch", "count_truncated", "fit"]
+__all__ = ["seed_everything", "param_groups", "make_optimizer", "class_weights", "WeightedCrossEntropy",
+           "train_one_epoch", "count_truncated", "fit"]
 
 
 def seed_everything(seed: int) -> None:
@@ -90,6 +95,23 @@ def class_weights(labels: torch.Tensor, num_classes: int = 2) -> torch.Tensor:
     return labels.numel() / (num_classes * counts)  # (C,)
 
 
+class WeightedCrossEntropy(nn.CrossEntropyLoss):
+    """nn.CrossEntropyLoss (class-weighted when `weight` is given) that also takes per-example weights.
+
+    `loss_fn(logits, labels)` is exactly nn.CrossEntropyLoss; `loss_fn(logits, labels, example_weights)`
+    is the weighted mean sum_i w_i c_i loss_i / sum_i w_i c_i, with w_i the example's weight and c_i its
+    label's class weight (1 without class weights), as torch itself averages a class-weighted loss.
+    A batch whose weights are all 0 has loss 0 (and no gradient)."""
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor, example_weights: torch.Tensor | None = None) -> torch.Tensor:
+        if example_weights is None:
+            return super().forward(logits, labels)
+        per_example = F.cross_entropy(logits, labels, weight=self.weight, reduction="none")  # (B,): c_i * loss_i
+        c = self.weight[labels] if self.weight is not None else torch.ones_like(example_weights)  # (B,)
+        total = (example_weights * c).sum()
+        return (example_weights * per_example).sum() / torch.where(total > 0, total, torch.ones_like(total))
+
+
 def train_one_epoch(
     model: nn.Module,
     batches: Iterable[dict[str, torch.Tensor]],
@@ -101,25 +123,30 @@ def train_one_epoch(
     precision: str = "fp32",
     bar: Any = None,
 ) -> float:
-    """One pass over `batches`: forward, loss, backward, clip, step. Returns the mean training loss."""
+    """One pass over `batches`: forward, loss, backward, clip, step. Returns the mean training loss.
+
+    Batches with a "weight" (B,) entry train on the weighted loss `loss_fn(logits, labels, weight)`
+    (a `WeightedCrossEntropy`), and the mean is weighted the same way."""
     model.train()
-    total_loss, seen = 0.0, 0
+    total_loss, seen = 0.0, 0.0
     for batch in batches:
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         labels = batch.pop("labels")
+        weights = batch.pop("weight", None)  # (B,) per-example loss weights, or None; not a model input
         with autocast(device, precision):  # bf16 where supported, when encoders run
             logits = model(**batch)  # (B, 2)
-        loss = loss_fn(logits.float(), labels)
+        loss = loss_fn(logits.float(), labels) if weights is None else loss_fn(logits.float(), labels, weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
         optimizer.step()
         scheduler.step()
-        total_loss += loss.item() * labels.numel()
-        seen += labels.numel()
+        share = labels.numel() if weights is None else weights.sum().item()  # this batch's part of the mean
+        total_loss += loss.item() * share
+        seen += share
         if bar is not None:
             bar.set_postfix(loss=f"{loss.item():.4f}")
-    return total_loss / max(seen, 1)
+    return total_loss / seen if seen > 0 else 0.0
 
 
 def count_truncated(tokenizer: Any, records: list[Record], max_length: int) -> int:
@@ -134,6 +161,7 @@ class Split:
 
     records: list[Record]
     labels: torch.Tensor  # (N,) 0/1
+    weights: torch.Tensor | None = None  # (N,) per-example loss weights (fit's example_weights), or None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -189,15 +217,22 @@ def fit(
     log: Callable[[str], None] = print,
     skip_invalid: bool = False,
     resume: bool = False,
+    example_weights: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Train `cfg` on `data_dir`'s train split, select on dev, write a run folder to `out_dir`.
 
     Data with unusable rows stops with the validation report, unless `skip_invalid` (the rows are
     dropped and counted by reason). `resume` continues from `out_dir`'s last saved epoch.
+    `example_weights` {training record id: weight} weights each meme's training loss: each batch's loss
+    is sum_i w_i loss_i / sum_i w_i (times the class weights, if on; see WeightedCrossEntropy). All or
+    nothing: every training meme needs a finite weight >= 0, and every id must be a training meme's
+    (after `skip_invalid` drops rows), or a ValueError says which; None trains exactly as without it.
+    Dev scores and early stopping stay unweighted. metrics.json and the saved state record the weights'
+    count and fingerprint, and `resume` refuses a state saved with other weights (or none).
     Returns {"history": [...], "best_epoch": int, "threshold": float, "report": metrics at 0.5 and tuned,
     "dev_probs": P(hateful) of every dev meme, in file order}."""
     # -- set up: processes, seed, data, model, batches, optimiser, the state saved after every epoch
-    run = set_up(cfg, data_dir, Path(out_dir), (train_split, dev_split), progress, log, skip_invalid)
+    run = set_up(cfg, data_dir, Path(out_dir), (train_split, dev_split), progress, log, skip_invalid, example_weights)
     so_far = run.state.load(run.device, run.log) if resume else Progress()
     run.log(summary(run))
     with head_threads(run.device, enabled=cfg.train.freeze):  # a head on cached features: one CPU thread
@@ -213,14 +248,16 @@ def fit(
 
 
 def set_up(cfg: Config, data_dir: str | Path, out: Path, splits: tuple[str, str], progress: bool,
-           log: Callable[[str], None], skip_invalid: bool) -> Run:
-    """Join torchrun's processes (if any), seed, read and validate the splits, build the model, its
-    batches, AdamW with a linear warmup/decay schedule and the class-weighted loss."""
+           log: Callable[[str], None], skip_invalid: bool, example_weights: Mapping[str, float] | None = None) -> Run:
+    """Join torchrun's processes (if any), seed, read and validate the splits (and the example weights),
+    build the model, its batches, AdamW with a linear warmup/decay schedule and the class-weighted loss."""
     tc = cfg.train
     d = init_distributed(resolve_device(tc.device))
     log, progress = d.main_only(log), progress and d.is_main
     seed_everything(tc.seed)
     train, dev = (read_labelled(data_dir, s, skip_invalid, log) for s in splits)
+    if example_weights is not None:  # checked before any feature is extracted
+        train.weights = example_weight_tensor(train.records, example_weights)  # (N,)
     model = build_model(cfg.model)  # pretrained encoders + a freshly seeded head
     tokenizer = load_tokenizer(cfg.model.text)
     truncated = count_truncated(tokenizer, train.records + dev.records, cfg.model.text.max_length)
@@ -235,9 +272,11 @@ def set_up(cfg: Config, data_dir: str | Path, out: Path, splits: tuple[str, str]
     scheduler = get_linear_schedule_with_warmup(optimizer, int(tc.warmup_ratio * total_steps), total_steps)
     weight = class_weights(train.labels).to(d.device) if tc.class_weights else None
     trainable = [k for k in model.state_dict() if not tc.freeze or k.startswith("fusion.")]  # what changes
-    state = TrainingState(out / STATE_FILE, model, optimizer, scheduler, batches.generator, trainable, cfg.to_dict())
+    described = None if train.weights is None else describe_example_weights(train.records, train.weights)
+    state = TrainingState(out / STATE_FILE, model, optimizer, scheduler, batches.generator, trainable, cfg.to_dict(),
+                          described)
     return Run(cfg, d, model, train_model, tokenizer, train, dev, batches, optimizer, scheduler,
-               nn.CrossEntropyLoss(weight=weight), state, log, progress)
+               WeightedCrossEntropy(weight=weight), state, log, progress)
 
 
 def read_labelled(data_dir: str | Path, split: str, skip_invalid: bool, log: Callable[[str], None]) -> Split:
@@ -263,8 +302,9 @@ def cached_feature_batches(cfg: Config, model: MemeClassifier, tokenizer: Any, d
     feats = {s: {k: v.to(d.device) for k, v in f.items()} for s, f in feats.items()}
     generator = torch.Generator().manual_seed(tc.seed)
     y_train, y_dev = train.labels.to(d.device), dev.labels.to(d.device)
+    w_train = None if train.weights is None else train.weights.to(d.device)  # (N,) or None
     return Batches(
-        train=lambda: feature_batches(feats["train"], y_train, tc.batch_size, generator),
+        train=lambda: feature_batches(feats["train"], y_train, tc.batch_size, generator, w_train),
         dev=lambda: feature_batches(feats["dev"], y_dev, 256),
         steps_per_epoch=-(-len(train) // tc.batch_size),
         generator=generator,
@@ -279,7 +319,7 @@ def raw_batches(cfg: Config, model: MemeClassifier, tokenizer: Any, data_dir: st
     args = dict(tokenizer=tokenizer, image_size=cfg.model.image.image_size, max_length=cfg.model.text.max_length,
                 num_workers=tc.num_workers, pin_memory=d.device.type == "cuda")
     train_loader = make_loader(train.records, data_dir, batch_size=max(1, tc.batch_size // d.world), shuffle=True,
-                               seed=tc.seed, rank_world=(d.rank, d.world), **args)
+                               seed=tc.seed, rank_world=(d.rank, d.world), weights=train.weights, **args)
     dev_loader = make_loader(dev.records, data_dir, batch_size=tc.batch_size, **args)
     sampler = train_loader.sampler
     return Batches(
@@ -296,9 +336,11 @@ def summary(run: Run) -> str:
     tc = run.cfg.train
     n_trainable = sum(p.numel() for p in run.model.parameters() if p.requires_grad)
     mode = "frozen encoders (cached features)" if tc.freeze else "fine-tuning"
+    w = run.state.example_weights
+    weighted = "" if w is None else f", loss weighted by {w['count']} example weights (fingerprint {w['fingerprint']})"
     return (f"training {run.cfg.model.fusion.name} fusion, {mode}: {len(run.train)} train / {len(run.dev)} dev memes, "
             f"{tc.epochs} epochs x {run.batches.steps_per_epoch} steps, batch {tc.batch_size}, "
-            f"{n_trainable:,} trainable parameters, device {run.device}")
+            f"{n_trainable:,} trainable parameters, device {run.device}{weighted}")
 
 
 def train_epochs(run: Run, so_far: Progress) -> Progress:
@@ -367,7 +409,8 @@ def finish(run: Run, so_far: Progress, out: Path, dev_split: str) -> dict[str, A
     report = evaluation_report(y_dev, dev_probs, threshold)
     if run.dist.is_main:
         save_run(out, run.model, run.cfg, run.tokenizer, threshold)
-        write_json(out / "metrics.json", {"split": dev_split, "best_epoch": so_far.best_epoch, **report})
+        weights = {} if run.state.example_weights is None else {"example_weights": run.state.example_weights}
+        write_json(out / "metrics.json", {"split": dev_split, "best_epoch": so_far.best_epoch, **report, **weights})
     run.dist.barrier()
     run.dist.close()
     run.log(format_report(report, title=f"dev ({dev_split}), best epoch {so_far.best_epoch}"))

@@ -6,8 +6,10 @@ the previous epoch's state intact):
   moments (`optim.<param>.<name>`), the random generators of torch, of the batch order and of CUDA (`rng.*`);
 - in the metadata, one JSON string (`info`): the epoch, the best dev AUROC and its epoch, the epochs
   without improvement, the history, the configuration, the optimizer's groups, the schedule, and the
-  random states of Python and NumPy.
-Loading restores every one of them, so a resumed run ends exactly as an uninterrupted one.
+  random states of Python and NumPy; for a run with per-example loss weights (`fit(example_weights=...)`),
+  their count and fingerprint (the key is absent for an unweighted run, as in files written before it existed).
+Loading restores every one of them, so a resumed run ends exactly as an uninterrupted one; a state is
+only resumed with the same configuration and the same example weights (or none, as before).
 Explained in notebook 05.
 """
 
@@ -55,6 +57,7 @@ class TrainingState:
     generator: torch.Generator | None  # the batch order's random generator
     trainable: list[str]  # the model's state_dict keys that training changes
     config: dict[str, Any]  # Config.to_dict(): a state is only resumed with the same configuration
+    example_weights: dict[str, Any] | None = None  # data.describe_example_weights, or None: unweighted loss
 
     def save(self, progress: Progress) -> None:
         """Write the whole state after `progress.epoch`, atomically."""
@@ -67,6 +70,8 @@ class TrainingState:
                 "bad_epochs": progress.bad_epochs, "history": progress.history, "config": self.config,
                 "optimizer": opt_groups, "scheduler": self.scheduler.state_dict(), "rng_python": random.getstate(),
                 "rng_numpy": [x.tolist() if hasattr(x, "tolist") else x for x in np.random.get_state()]}
+        if self.example_weights is not None:  # unweighted runs write the same file as before weights existed
+            info["example_weights"] = self.example_weights
         atomic_save_safetensors(self.path, tensors, {"format": "memelib-train-state", "info": json.dumps(info)})
 
     def load(self, device: torch.device, log: Callable[[str], None] = print) -> Progress:
@@ -76,6 +81,10 @@ class TrainingState:
         tensors, info = _read(self.path)
         if info["config"] != self.config:
             raise ValueError(f"{self.path}: saved by a run with another configuration; resume with the same options")
+        saved = info.get("example_weights")
+        if _fingerprint(saved) != _fingerprint(self.example_weights):
+            raise ValueError(f"{self.path}: saved by a run {_weights_note(saved)}, but this run is "
+                             f"{_weights_note(self.example_weights)}; resume with the same example_weights")
         self.model.load_state_dict(_with_prefix(tensors, "model."), strict=False)
         _optimizer_from_tensors(self.optimizer, tensors, info["optimizer"])
         self.scheduler.load_state_dict(info["scheduler"])
@@ -98,6 +107,16 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return tensors, json.loads(meta["info"])
     except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: unreadable training state ({e})") from e
+
+
+def _fingerprint(example_weights: dict[str, Any] | None) -> str | None:
+    return None if example_weights is None else example_weights.get("fingerprint")
+
+
+def _weights_note(example_weights: dict[str, Any] | None) -> str:
+    if example_weights is None:
+        return "without example weights"
+    return f"with {example_weights.get('count')} example weights (fingerprint {_fingerprint(example_weights)})"
 
 
 def _with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

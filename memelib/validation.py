@@ -164,8 +164,10 @@ def load_split(
     """The usable records of one split, in file order, after a full validation.
 
     Rows with a fatal problem raise :class:`DataError` with the whole report, unless
-    ``skip_invalid``: then they are dropped and `log` says how many, by reason. Warnings (an
-    unknown key, an empty caption) never stop anything; they are logged once as a count.
+    ``skip_invalid``: then they are dropped and `log` says how many, by reason. Warnings (an empty
+    caption, one image with two labels) never stop anything; they are logged once as a count. Keys
+    other than id/img/text/label are kept in each record's ``extra``, as
+    :func:`memelib.annotations.read_split` keeps them.
     """
     path = split_path(data_dir, split)
     report = ValidationReport(files=[str(path)])

@@ -4,10 +4,14 @@
   threshold, and a gallery of the memes in the cell you click.
 - `MemeTester`: upload a meme (or load an example), type its caption, click Predict.
 
+Real memes can be hateful, so on data other than SynthMemes (a SynthMemes folder holds a `meta.jsonl`)
+both blur the memes they show and hide their captions, until the learner clicks **Reveal** on one
+(`blur=False` shows them all; `blur=True` blurs SynthMemes too).
+
 They are built from plain widgets only (no `Output` widget capturing prints), so their state can be
 read in tests and in a browser: each main widget has a stable CSS class (`memelib-threshold`,
-`memelib-cell-1-0`, `memelib-metrics`, `memelib-gallery`, `memelib-upload`, ...). This is the only
-memelib module that imports ipywidgets; the core never imports it.
+`memelib-cell-1-0`, `memelib-metrics`, `memelib-gallery`, `memelib-upload`, `memelib-reveal`, ...).
+This is the only memelib module that imports ipywidgets; the core never imports it.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ from PIL import Image
 
 from .annotations import Record
 from .errors import ImageError
-from .images import open_image, to_rgb
+from .images import blur_image, open_image, to_rgb
 from .metrics import LABEL_NAMES, compute_metrics
 
-__all__ = ["CELL_NAMES", "ThresholdExplorer", "MemeTester", "png_thumbnail"]
+__all__ = ["CELL_NAMES", "HIDDEN_CAPTION", "ThresholdExplorer", "MemeTester", "png_thumbnail"]
 
 # (true label, predicted label) -> the cell's name and its short key in `ThresholdExplorer.counts`
 CELL_NAMES = {(0, 0): "true negative", (0, 1): "false positive", (1, 0): "false negative", (1, 1): "true positive"}
@@ -37,12 +41,22 @@ _CELL_KEYS = {(0, 0): "tn", (0, 1): "fp", (1, 0): "fn", (1, 1): "tp"}
 _CSS = ("<style>.memelib-cell { white-space: pre-line; line-height: 1.3; }"
         " .memelib-cell.memelib-selected { outline: 3px solid #1f3a5f; outline-offset: -3px; font-weight: bold; }"
         " .memelib-meme .widget-html-content { line-height: 1.35; }</style>")
+# What a blurred meme shows instead of its caption (the words can be as hateful as the picture).
+HIDDEN_CAPTION = "caption hidden"
 
 
-def png_thumbnail(image: str | Path | Image.Image, size: int = 128) -> bytes:
-    """PNG bytes of `image` (a path, opened with `open_image`, or a PIL image) shrunk to fit size x size."""
+def _is_synthmemes(folder: Path) -> bool:
+    """Whether `folder` holds SynthMemes (invented groups, nothing to hide): its meta.jsonl says so."""
+    return (folder / "meta.jsonl").is_file()
+
+
+def png_thumbnail(image: str | Path | Image.Image, size: int = 128, blur: bool = False) -> bytes:
+    """PNG bytes of `image` (a path, opened with `open_image`, or a PIL image) shrunk to fit size x size;
+    with `blur`, blurred (`memelib.images.blur_image`) so that what it shows cannot be made out."""
     pil = to_rgb(image) if isinstance(image, Image.Image) else open_image(image)
     pil.thumbnail((size, size))  # in place, keeps the aspect ratio, never enlarges
+    if blur:
+        pil = blur_image(pil)  # the clear pixels never reach the browser
     buffer = io.BytesIO()
     pil.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -57,12 +71,15 @@ class ThresholdExplorer:
 
     `labels` (N,) are 0/1, `probs` (N,) P(hateful), `records` the N memes (files under `root`), `kinds`
     an optional SynthMemes kind per meme. The gallery shows at most `max_memes` memes of the chosen
-    cell, the most confident first (farthest from the threshold). Notebook 06 uses it.
+    cell, the most confident first (farthest from the threshold). `blur` (None: unless `root` is
+    SynthMemes) blurs each meme and hides its caption until its Reveal button is clicked; a revealed
+    meme stays clear while the slider moves, and its button (now "Hide") blurs it again. Notebook 06 uses it.
     """
 
     def __init__(
         self, labels: Sequence[int], probs: Sequence[float], records: Sequence[Record], root: str | Path,
         kinds: Sequence[str] | None = None, threshold: float = 0.5, max_memes: int = 12, thumb_size: int = 128,
+        blur: bool | None = None,
     ):
         self.labels = np.asarray(labels).astype(int)  # (N,)
         self.probs = np.asarray(probs, dtype=float)  # (N,)
@@ -75,9 +92,12 @@ class ThresholdExplorer:
         if not np.isin(self.labels, (0, 1)).all():
             raise ValueError("labels must all be 0 or 1 (an unlabelled split cannot be analysed)")
         self.max_memes, self.thumb_size = max_memes, thumb_size
+        self.blur = not _is_synthmemes(self.root) if blur is None else bool(blur)
+        self.revealed: set[int] = set()  # indices of the memes the learner chose to see (when blurring)
         self.selected: tuple[int, int] | None = None  # the cell whose memes the gallery shows
         self.shown: list[int] = []  # indices (into records) of the memes in the gallery, in order
-        self._thumbs: dict[int, bytes] = {}  # index -> PNG thumbnail, so moving the slider reads no file twice
+        # (index, blurred) -> PNG thumbnail, so moving the slider reads no file twice
+        self._thumbs: dict[tuple[int, bool], bytes] = {}
 
         self.slider = widgets.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01, description="threshold",
                                           readout_format=".2f", continuous_update=False,
@@ -168,25 +188,50 @@ class ThresholdExplorer:
         else:
             capped = len(members) > len(self.shown)
             first = f"the {len(self.shown)} most confident shown" if capped else "all shown, most confident first"
+            hidden = " Blurred, captions hidden: click <b>Reveal</b> to see one meme." if self.blur else ""
             self.gallery_note.value = (f"<b>{len(members)} {name}{'s' if len(members) != 1 else ''}</b> at threshold "
-                                       f"{self.threshold:.2f} ({first}).")
+                                       f"{self.threshold:.2f} ({first}).{hidden}")
         self.gallery.children = [self._card(i) for i in self.shown]
 
-    def _card(self, i: int) -> widgets.VBox:
-        if i not in self._thumbs:
+    def _thumb(self, i: int, blurred: bool) -> bytes:
+        key = (i, blurred)
+        if key not in self._thumbs:
             try:
-                self._thumbs[i] = png_thumbnail(self.root / self.records[i].img, self.thumb_size)
+                self._thumbs[key] = png_thumbnail(self.root / self.records[i].img, self.thumb_size, blur=blurred)
             except ImageError:
-                self._thumbs[i] = b""  # an unreadable file: the card still shows its caption
-        r = self.records[i]
-        kind = f"<br>kind: {html.escape(self.kinds[i])}" if self.kinds is not None else ""
-        caption = widgets.HTML(f"<small>{html.escape(r.text)}<br>id {html.escape(r.id)} &middot; p = {self.probs[i]:.2f}"
-                               f" &middot; true: {LABEL_NAMES[self.labels[i]]}{kind}</small>",
-                               layout=widgets.Layout(width=f"{self.thumb_size + 8}px"))
-        image = widgets.Image(value=self._thumbs[i], format="png", width=str(self.thumb_size))
-        card = widgets.VBox([image, caption], layout=widgets.Layout(margin="4px", width=f"{self.thumb_size + 12}px"))
+                self._thumbs[key] = b""  # an unreadable file: the card still shows its caption
+        return self._thumbs[key]
+
+    def _card(self, i: int) -> widgets.VBox:
+        image = widgets.Image(format="png", width=str(self.thumb_size))
+        caption = widgets.HTML(layout=widgets.Layout(width=f"{self.thumb_size + 8}px"))
+        button = widgets.Button(icon="eye", layout=widgets.Layout(width=f"{self.thumb_size}px")) if self.blur else None
+        if button is not None:
+            button.add_class("memelib-reveal")
+            button.on_click(lambda _b: self._toggle(i, image, caption, button))
+        self._draw(i, image, caption, button)
+        card = widgets.VBox([image, caption] + ([button] if button else []),
+                            layout=widgets.Layout(margin="4px", width=f"{self.thumb_size + 12}px"))
         card.add_class("memelib-meme")
         return card
+
+    def _toggle(self, i: int, image: widgets.Image, caption: widgets.HTML, button: widgets.Button) -> None:
+        """Reveal one meme (or blur it again): only this card changes."""
+        self.revealed ^= {i}
+        self._draw(i, image, caption, button)
+
+    def _draw(self, i: int, image: widgets.Image, caption: widgets.HTML, button: widgets.Button | None) -> None:
+        hidden = self.blur and i not in self.revealed
+        r = self.records[i]
+        text = f"<i>{HIDDEN_CAPTION}</i>" if hidden else html.escape(r.text)
+        kind = f"<br>kind: {html.escape(self.kinds[i])}" if self.kinds is not None else ""
+        image.value = self._thumb(i, hidden)
+        caption.value = (f"<small>{text}<br>id {html.escape(r.id)} &middot; p = {self.probs[i]:.2f}"
+                         f" &middot; true: {LABEL_NAMES[self.labels[i]]}{kind}</small>")
+        if button is not None:
+            button.description = "Reveal" if hidden else "Hide"
+            button.tooltip = ("show this meme's picture and caption (it may be hateful)" if hidden
+                              else "blur this meme again")
 
 
 class MemeTester:
@@ -197,12 +242,20 @@ class MemeTester:
 
     `predictor` is a `memelib.inference.Predictor` (or anything with `.predict(PIL image, text)` returning
     {"prob": ...} and a `.threshold`). Any image format works (the bytes are read by `open_image`, not
-    the file name); a missing or broken upload gives a message, never an exception. Notebook 06 uses it.
+    the file name); a missing or broken upload gives a message, never an exception. `blur` (None: unless
+    the example lies in a SynthMemes folder) shows the example blurred with its caption hidden (it is still
+    what Predict scores) until Reveal is clicked; your own uploads are never blurred. Notebook 06 uses it.
     """
 
-    def __init__(self, predictor: Any, example: tuple[str | Path, str] | None = None):
+    def __init__(self, predictor: Any, example: tuple[str | Path, str] | None = None, blur: bool | None = None):
         self.predictor = predictor
         self.example = example
+        folders = Path(example[0]).parents[:2] if example else ()  # img/ and the data folder above it
+        self.blur = not any(_is_synthmemes(f) for f in folders) if blur is None else bool(blur)
+        self.showing_example = False  # True while the upload box holds the example (not your own file)
+        self.example_hidden = False  # True while that example is blurred and its caption hidden
+        self.hidden_caption = ""  # the example's caption while it is hidden
+        self._loading_example = False
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Upload a meme")
         self.upload.add_class("memelib-upload")
         self.caption = widgets.Text(description="caption", placeholder="the words on the meme",
@@ -217,21 +270,42 @@ class MemeTester:
         self.example_button.on_click(lambda _b: self.use_example(*self.example) if self.example else None)
         self.preview = widgets.Image(format="png", width="192")
         self.preview.add_class("memelib-preview")
+        self.reveal_button = widgets.Button(description="Reveal", icon="eye", layout=widgets.Layout(display="none"))
+        self.reveal_button.add_class("memelib-reveal")
+        self.reveal_button.on_click(self.reveal_clicked)
         self.result = widgets.HTML("Upload a meme image (or use the example), type its caption and click <b>Predict</b>.")
         self.result.add_class("memelib-result")
         self.upload.observe(lambda _change: self._show_preview(), names="value")
         self.widget = widgets.VBox([widgets.HBox([self.upload, self.example_button]), self.caption,
-                                    self.button, self.preview, self.result])
+                                    self.button, self.preview, self.reveal_button, self.result])
         self.widget.add_class("memelib-tester")
 
     def use_example(self, path: str | Path, caption: str | None = None) -> None:
-        """Load an image file into the upload box as if the user had uploaded it (and its caption)."""
+        """Load an image file into the upload box as if the user had uploaded it (and its caption);
+        blurred, with the caption kept out of the caption box, when this tester blurs."""
         path = Path(path)
         data = path.read_bytes()
-        self.upload.value = ({"name": path.name, "type": mimetypes.guess_type(path.name)[0] or "", "size": len(data),
-                              "content": memoryview(data), "last_modified": dt.datetime.now(dt.timezone.utc)},)
-        if caption is not None:
+        self._loading_example = True  # tells _show_preview to blur it
+        try:
+            self.upload.value = ({"name": path.name, "type": mimetypes.guess_type(path.name)[0] or "", "size": len(data),
+                                  "content": memoryview(data), "last_modified": dt.datetime.now(dt.timezone.utc)},)
+        finally:
+            self._loading_example = False
+        if caption is not None and self.example_hidden:
+            self.hidden_caption, self.caption.value = caption, ""
+        elif caption is not None:
             self.caption.value = caption
+
+    def reveal_clicked(self, button: widgets.Button | None = None) -> None:
+        """Show the example's picture and caption, or (clicked again) blur and hide them again."""
+        if not self.showing_example:
+            return  # your own upload is never blurred
+        self.example_hidden = not self.example_hidden
+        if self.example_hidden:
+            self.hidden_caption, self.caption.value = self.caption.value, ""
+        else:
+            self.caption.value, self.hidden_caption = self.hidden_caption, ""
+        self._draw_preview(self._uploaded()[1])
 
     def _uploaded(self) -> tuple[str, Image.Image]:
         """(file name, RGB image) of the upload; raises ValueError with a message for the learner."""
@@ -245,12 +319,23 @@ class MemeTester:
             raise ValueError(f"Cannot use {html.escape(name)}: {html.escape(error.reason)}.") from None
 
     def _show_preview(self) -> None:
-        self.result.value = "Now type the caption and click <b>Predict</b>."
+        self.showing_example, self.hidden_caption = self._loading_example, ""
+        self.example_hidden = self.blur and self.showing_example
+        self.result.value = ("Example loaded, blurred and its caption hidden (it may be hateful): click <b>Predict</b>"
+                             " to score it, or <b>Reveal</b> to see it." if self.example_hidden
+                             else "Now type the caption and click <b>Predict</b>.")
         try:
-            self.preview.value = png_thumbnail(self._uploaded()[1], 192)
+            self._draw_preview(self._uploaded()[1])
         except ValueError as error:
             self.preview.value = b""
+            self.showing_example = self.example_hidden = False
             self._say(str(error))
+        self.reveal_button.layout.display = None if self.example_hidden else "none"  # shown for a blurred example
+
+    def _draw_preview(self, image: Image.Image) -> None:
+        self.preview.value = png_thumbnail(image, 192, blur=self.example_hidden)
+        self.caption.placeholder = f"({HIDDEN_CAPTION}: Reveal shows it)" if self.example_hidden else "the words on the meme"
+        self.reveal_button.description = "Reveal" if self.example_hidden else "Hide"
 
     def _say(self, message: str) -> None:
         self.result.value = f"<span style='color:#b00020'>{message}</span>"
@@ -262,7 +347,7 @@ class MemeTester:
         except ValueError as error:
             self._say(str(error))
             return
-        text = self.caption.value.strip()
+        text = self.caption.value.strip() or (self.hidden_caption.strip() if self.example_hidden else "")
         try:
             prob = float(self.predictor.predict(image, text)["prob"])
         except Exception as error:  # noqa: BLE001 - a widget callback must show the problem, not raise it

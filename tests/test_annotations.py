@@ -23,6 +23,7 @@ from memelib.annotations import (
     Problem,
     Record,
     available_splits,
+    group_values,
     parse_line,
     read_split,
     split_path,
@@ -214,7 +215,7 @@ def test_validate_collects_every_problem(tmp_path):
     write_split(tmp_path, "train.jsonl", [
         row(1),                           # 1 fine
         row(2, text=""),                  # 2 empty text: warning
-        row(3, extra=True),               # 3 unknown key: warning
+        row(3, gold_pc=["race"]),         # 3 a key of its own: kept, not a problem
         row(1, img="img/9.png"),          # 4 duplicate id
         row(5, img="img/1.png", label=1), # 5 same image as line 1, other label: warning
         row(6, img="img/missing.png"),    # 6 missing image
@@ -232,7 +233,6 @@ def test_validate_collects_every_problem(tmp_path):
     assert not report.ok
     assert [(p.line, p.code, p.fatal) for p in report.problems] == [
         (2, "empty_text", False),
-        (3, "extra_key", False),
         (4, "duplicate_id", True),
         (5, "conflicting_labels", False),
         (6, "missing_image", True),
@@ -355,3 +355,77 @@ def test_byte_identical_images_with_conflicting_labels_are_reported(tmp_path):
     assert problem.code == "conflicting_labels" and not problem.fatal and problem.line == 2
     assert "byte-identical to 'img/1.png' (line 1)" in problem.reason
     assert report.ok and report.rows_usable == 2
+
+
+# ---------------------------------------------------------------- extra fields and group values
+
+
+FINE_GRAINED = [  # lines as in the fine-grained release: list-valued gold_pc / gold_attack, extra keys of any kind
+    row(1, gold_pc=["race"], gold_attack=["dehumanizing"]),
+    row(2, label=1, gold_pc=["religion", "race"], note={"by": "annotator 3"}),
+    row(3, gold_pc=[]),
+    row(4, label=1),
+]
+
+
+def test_both_readers_keep_extra_fields_without_a_warning(tmp_path):
+    write_split(tmp_path, "dev_seen.jsonl", FINE_GRAINED)
+    logged: list[str] = []
+    fast = read_split(tmp_path, "dev_seen")
+    thorough = validation.load_split(tmp_path, "dev_seen", log=logged.append)
+    expected = [
+        {"gold_pc": ["race"], "gold_attack": ["dehumanizing"]},
+        {"gold_pc": ["religion", "race"], "note": {"by": "annotator 3"}},
+        {"gold_pc": []},
+        {},
+    ]
+    assert [dict(r.extra) for r in fast] == expected
+    assert fast == thorough and [r.extra for r in thorough] == expected
+    assert logged == [] and validate(tmp_path).problems == []
+    assert "label" not in fast[0].extra and "id" not in fast[0].extra
+
+
+def test_records_with_list_valued_extras_hash_pickle_and_compare(tmp_path):
+    write_split(tmp_path, "train.jsonl", FINE_GRAINED)
+    records = read_split(tmp_path, "train")
+    assert len(set(records)) == 4  # a dict field is left out of the hash, so records stay hashable
+    assert pickle.loads(pickle.dumps(records)) == records  # DataLoader workers receive records pickled
+    plain = Record("1", "img/1.png", "hello", 0, str(tmp_path / "train.jsonl"), 1)
+    assert plain.extra == {} and plain != records[0]  # the extra fields count in ==
+    assert parse_line(json.dumps(row(4, label=1)), str(tmp_path / "train.jsonl"), 4, True) == records[3]
+
+
+def test_a_misspelt_required_key_is_named(tmp_path):
+    write_split(tmp_path, "train.jsonl", [row(1), '{"id": 2, "img": "img/2.png", "txt": "typo", "label": 0}'])
+    with pytest.raises(AnnotationError, match=r":2: missing key\(s\): text \(found 'txt'\)$"):
+        read_split(tmp_path, "train")
+    write_split(tmp_path, "train.jsonl", ['{"id": 2, "img": "img/2.png", "gold_pc": [], "label": 0}'])
+    with pytest.raises(AnnotationError, match=r":1: missing key\(s\): text$"):  # nothing like it: no hint
+        read_split(tmp_path, "train")
+
+
+def test_group_values_from_the_lines(tmp_path):
+    write_split(tmp_path, "train.jsonl", FINE_GRAINED)
+    records = read_split(tmp_path, "train")
+    assert group_values(records, "gold_pc", tmp_path) == [["race"], ["religion", "race"], [], None]
+    assert group_values(records, "note") == [None, {"by": "annotator 3"}, None, None]
+    with pytest.raises(ValueError) as info:
+        group_values(records, "gold_attak", tmp_path)
+    message = str(info.value)
+    for part in ("'gold_attak'", str(tmp_path / "train.jsonl"), str(tmp_path / "meta.jsonl"), "gold_attack, gold_pc, note"):
+        assert part in message
+
+
+def test_group_values_from_synthmemes_meta_and_the_line_wins(synth_dir, tmp_path):
+    from memelib.synthetic import load_meta
+
+    records = read_split(synth_dir, "dev")
+    meta = load_meta(synth_dir)
+    groups = group_values(records, "group", synth_dir)
+    assert groups == [meta[r.id]["group"] for r in records]
+    assert None in groups and len(set(groups) - {None}) > 1  # plain captions have no group
+    first = records[0]
+    own = Record(first.id, first.img, first.text, first.label, first.path, first.line, {"group": "from the line"})
+    assert group_values([own, *records[1:]], "group", synth_dir)[:2] == ["from the line", groups[1]]
+    with pytest.raises(ValueError, match=r"'groop'.*dev\.jsonl.*meta\.jsonl does not have it.*group, kind"):
+        group_values(records, "groop", synth_dir)

@@ -25,11 +25,14 @@ def workdir(tmp_path_factory) -> Path:
 
 def test_end_to_end(workdir):
     data, run = workdir / "memes", workdir / "run"
-    out = memelib("synth", str(data), "--n-train", "36", "--n-dev", "18", "--n-test", "9", "--image-size", "48", cwd=workdir)
-    assert "train 36" in out.stdout and (data / "img").is_dir()
+    out = memelib("synth", str(data), "--n-train", "36", "--n-dev", "18", "--n-test", "9", "--n-test-seen", "6",
+                  "--image-size", "48", "--label-noise", "0.25", "--bias-group", "none", cwd=workdir)
+    assert "train 36" in out.stdout and "test_seen 6" in out.stdout and (data / "img").is_dir()
+    meta = [json.loads(line) for line in (data / "meta.jsonl").read_text().splitlines()]
+    assert sum(m["label"] != m["true_label"] for m in meta) == 9  # a quarter of the 36 training labels flipped
 
     out = memelib("validate", str(data), cwd=workdir)
-    assert "63" in out.stdout  # rows read
+    assert "69" in out.stdout  # rows read
 
     out = memelib("train", "--data", str(data), "--out", str(run), "--preset", "tiny", "--fusion", "late",
                   "--epochs", "2", "--seed", "3", "--precision", "fp32", "--cache-dir", str(workdir / "cache"), "--quiet", cwd=workdir)
@@ -91,3 +94,76 @@ def test_errors_are_clear_and_exit_nonzero(workdir):
     assert out.returncode == 2 and "train.jsonl:2" in out.stderr
     out = memelib("evaluate", str(workdir / "no-run"), "--data", str(bad), "--split", "train", cwd=workdir, check=False)
     assert out.returncode == 2 and "error:" in out.stderr
+
+
+def _expected_by_group(run: Path, data: Path, split: str, field: str) -> tuple[str, list]:
+    """What `evaluate --by field` must write: group_report of the run's own probabilities at its tuned
+    threshold, as JSON text (NaN included); and the labels, to count by hand."""
+    import numpy as np
+
+    from memelib.annotations import group_values, read_split
+    from memelib.inference import Predictor
+    from memelib.metrics import group_report
+
+    records = read_split(data, split)
+    labels = np.array([r.label for r in records])
+    predictor = Predictor(run, device="cpu", precision="fp32")
+    assert predictor.threshold == json.loads((run / "metrics.json").read_text())["at_tuned"]["threshold"]
+    probs = predictor.predict_records(records, data, progress=False)
+    report = group_report(labels, probs, group_values(records, field, data), predictor.threshold)
+    return json.dumps({"field": field, **report.to_dict()}, sort_keys=True), labels.tolist()
+
+
+def test_evaluate_by_group_on_synthmemes(tiny_run, synth_dir, tmp_path):
+    from memelib.synthetic import GROUPS, load_meta
+
+    out = memelib("evaluate", str(tiny_run), "--data", str(synth_dir), "--split", "dev", "--by", "group",
+                  "--device", "cpu", "--precision", "fp32", "--report-dir", str(tmp_path), cwd=tmp_path)
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    expected, labels = _expected_by_group(tiny_run, synth_dir, "dev", "group")
+    assert json.dumps(written["by_group"], sort_keys=True) == expected
+    meta = load_meta(synth_dir)
+    dev_groups = [meta[str(json.loads(line)["id"])]["group"] for line in (synth_dir / "dev.jsonl").read_text().splitlines()]
+    counts = {row["group"]: (row["n"], row["n_hateful"]) for row in written["by_group"]["rows"]}
+    for name in set(dev_groups):
+        in_group = [label for label, g in zip(labels, dev_groups) if g == name]
+        assert counts["(none)" if name is None else name] == (len(in_group), sum(in_group))
+    assert set(counts) <= set(GROUPS) | {"(none)"}
+    text = out.stdout
+    assert text.index("recall hateful") < text.index("by group") < text.index("largest FPR gap: ")
+    table = text[text.index("by group"):].splitlines()
+    assert table[1].split()[:3] == ["group", "memes", "hateful"]
+    assert {line.split()[0] for line in table[2:2 + len(counts)]} == set(counts)
+    gap_group = written["by_group"]["largest_gap_group"]
+    assert f"largest FPR gap: {gap_group}, {written['by_group']['largest_gap']:+.4f}" in text
+
+
+def test_evaluate_test_seen_by_a_list_field_of_the_lines(tiny_run, synth_dir, tmp_path):
+    """A labelled test_seen.jsonl whose lines carry the fine-grained release's list-valued gold_pc."""
+    data = tmp_path / "fine"
+    (data / "img").mkdir(parents=True)
+    pcs = [["race"], ["religion", "race"], [], ["pc_empty"], None]  # None: the line has no gold_pc
+    rows = [json.loads(line) for line in (synth_dir / "dev.jsonl").read_text().splitlines()]
+    lines = []
+    for i, row in enumerate(rows):
+        (data / row["img"]).write_bytes((synth_dir / row["img"]).read_bytes())
+        lines.append(json.dumps(row if pcs[i % 5] is None else {**row, "gold_pc": pcs[i % 5]}))
+    (data / "test_seen.jsonl").write_text("\n".join(lines) + "\n")
+
+    out = memelib("evaluate", str(tiny_run), "--data", str(data), "--split", "test_seen", "--by", "gold_pc",
+                  "--device", "cpu", "--precision", "fp32", "--report-dir", str(tmp_path / "report"), cwd=tmp_path)
+    written = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert written["split"] == "test_seen" and written["at_0.5"]["n"] == len(rows)
+    expected, labels = _expected_by_group(tiny_run, data, "test_seen", "gold_pc")
+    assert json.dumps(written["by_group"], sort_keys=True) == expected
+    counts = {row["group"]: (row["n"], row["n_hateful"]) for row in written["by_group"]["rows"]}
+    race = [label for i, label in enumerate(labels) if i % 5 in (0, 1)]  # a meme counts in each of its groups
+    none = [label for i, label in enumerate(labels) if i % 5 in (2, 4)]  # [] and no key at all
+    assert counts["race"] == (len(race), sum(race)) and counts["(none)"] == (len(none), sum(none))
+    assert list(counts) == ["pc_empty", "race", "religion", "(none)"]
+    assert "by gold_pc" in out.stdout and "(none)" in out.stdout
+
+    missing = memelib("evaluate", str(tiny_run), "--data", str(data), "--split", "test_seen", "--by", "gold_attack",
+                      cwd=tmp_path, check=False)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "'gold_attack'" in missing.stderr and "test_seen.jsonl" in missing.stderr and "gold_pc" in missing.stderr

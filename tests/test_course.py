@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from memelib.course import ensure_synthmemes, environment_report, meme_kinds, project_root, setup
+from memelib.course import content_note, ensure_synthmemes, environment_report, meme_kinds, project_root, setup
 from memelib.exercises import PLACEHOLDER, make_student_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +40,15 @@ def test_setup_with_a_real_data_folder(tmp_path, monkeypatch):
     assert setup("tiny", data_dir=tmp_path).cache_dir == tmp_path / "cache"
     with pytest.raises(FileNotFoundError, match="no such data folder"):
         setup("tiny", data_dir=tmp_path / "missing")
+
+
+def test_content_note_says_what_real_memes_hold_and_that_they_stay_hidden():
+    real, synthetic = content_note(False), content_note(True)
+    for words in ("real groups", "slurs", "blur", "caption", "Reveal", "skip"):
+        assert words in real, words
+    assert "invented" in synthetic and "real groups" not in synthetic and "Reveal" not in synthetic
+    assert len(synthetic) < 250 < len(real) < 700  # one line for SynthMemes, a short paragraph otherwise
+    assert "\n" not in real + synthetic  # one Markdown paragraph each
 
 
 def test_environment_report_finds_the_offline_model():

@@ -63,11 +63,17 @@ def test_check_shapes(capsys):
 
 def test_check_twins(synth_dir, capsys):
     meta = load_meta(synth_dir)
-    hateful = next(m for m in meta.values() if m["kind"] == "hateful")
+    with_twins = {m["triplet"] for m in meta.values() if m["triplet"] is not None and m["kind"] != "hateful"}
+    hateful = next(m for m in meta.values() if m["id"] in with_twins)  # not a training bias orphan
     twins = {m["kind"]: m["id"] for m in meta.values() if m["triplet"] == hateful["id"] and m["kind"] != "hateful"}
     assert ex.check_twins(synth_dir, hateful["id"], twins["benign_image_swap"], twins["benign_text_swap"])
     assert not ex.check_twins(synth_dir, hateful["id"], twins["benign_text_swap"], twins["benign_image_swap"])
     assert not ex.check_twins(synth_dir, hateful["id"], ..., ...)
+    # a hateful meme without twins (hateful by its caption alone, or a bias orphan) gets a verdict, not a KeyError
+    lone = next(m for m in meta.values() if m["true_label"] == 1 and m["id"] not in with_twins)
+    capsys.readouterr()
+    assert not ex.check_twins(synth_dir, lone["id"], None, None)
+    assert "has no twins" in capsys.readouterr().out
 
 
 def test_strip_solutions_keeps_structure():

@@ -59,3 +59,16 @@ def test_other_architecture_fails_clearly(tiny_run, tmp_path):
 def test_missing_run_folder(tmp_path):
     with pytest.raises(CheckpointError, match="not a run folder"):
         load_run(tmp_path / "nothing")
+
+
+def test_predict_records_from_the_feature_cache_gives_fits_dev_probabilities(tiny_run, synth_dir, tmp_path):
+    """With a cache folder only the head runs on cached features, as fit scores dev: the same numbers."""
+    records = read_split(synth_dir, "dev")
+    predictor = Predictor(tiny_run, device="cpu", precision="fp32")
+    cached = predictor.predict_records(records, synth_dir, progress=False, cache_dir=tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir())  # extracted into the cache on first use
+    again = predictor.predict_records(records, synth_dir, progress=False, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(cached, again)
+    raw = predictor.predict_records(records, synth_dir, progress=False)  # encoders + head on every batch
+    # the cache stores features in float16 where they fit: probabilities agree to about 1e-3
+    np.testing.assert_allclose(cached, raw, atol=2e-3)

@@ -42,9 +42,10 @@ def test_validate_train_skip_invalid_evaluate(messy, tmp_path):
     v = _memelib("validate", str(root), cwd=tmp_path)
     assert v.returncode == 1
     lines = v.stdout.splitlines()
-    for code in ("invalid_json", "missing_key", "extra_key", "missing_image", "unsafe_path", "bad_label",
+    for code in ("invalid_json", "missing_key", "missing_image", "unsafe_path", "bad_label",
                  "duplicate_id", "bad_encoding", "bad_image", "empty_text"):
         assert any(code in line and "train.jsonl:" in line for line in lines), code
+    assert any("missing key(s): text (found 'txt')" in line for line in lines)  # a typo in a key is named
     total = counts["usable"] + counts["unusable"]
     assert f"2 file(s), {total + 24} rows read, {counts['usable'] + 24} usable" in v.stdout  # + 24 clean dev rows
 
