@@ -33,7 +33,7 @@ _EXPORTS = {
     "compute_metrics": "metrics", "tune_threshold": "metrics", "evaluation_report": "metrics", "format_report": "metrics",
     "group_report": "metrics", "format_group_report": "metrics", "group_values": "annotations",
     "content_note": "course", "blur_image": "images", "label_rule": "captions",
-    "save_run": "checkpoint", "load_run": "checkpoint", "CheckpointError": "errors", "write_json": "files",
+    "save_run": "checkpoint", "load_run": "checkpoint", "load_head": "checkpoint", "CheckpointError": "errors", "write_json": "files",
     "Predictor": "inference", "predict_probs": "inference",
 }
 

@@ -25,10 +25,12 @@ from safetensors import SafetensorError, safe_open
 from .config import Config, config_from_dict
 from .errors import CheckpointError
 from .files import atomic_replace_dir, atomic_save_safetensors, write_json
+from .encoders import IMAGE_ENCODERS
+from .fusion import FusionHead, build_fusion
 from .model import MemeClassifier, build_model
 from .runtime import release_memory
 
-__all__ = ["read_json", "save_run", "load_run"]
+__all__ = ["read_json", "save_run", "load_run", "load_head"]
 
 FORMAT_VERSION = 1
 
@@ -76,13 +78,42 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[M
     """(model in eval mode, Config, tokenizer, config.json contents) of a run folder. No network, no pickle."""
     from transformers import AutoTokenizer
 
+    run, cfg, info, weights = _read_run(run_dir)
+    try:
+        model = build_model(cfg.model, text_backbone_config=info["text_backbone"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{run / 'config.json'}: does not describe a memelib model ({e!r})") from e
+    _load_weights(model, weights)
+    release_memory()  # what reading the file and the architecture's random init left behind
+    tokenizer = AutoTokenizer.from_pretrained(str(run / "tokenizer"))
+    tokenizer.model_max_length = cfg.model.text.max_length
+    return model.to(device).eval(), cfg, tokenizer, info
+
+
+def load_head(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[FusionHead, Config, dict]:
+    """(fusion head in eval mode, Config, config.json contents) of a run folder, without its encoders: what
+    scores cached features (`head(text_features, image_features)` -> logits), in a fraction of the memory
+    of `load_run`. The same checks: config, SHA-256, tensor names and shapes."""
+    from transformers import AutoConfig
+
+    run, cfg, info, weights = _read_run(run_dir)
+    try:
+        text_dim = AutoConfig.for_model(**info["text_backbone"]).hidden_size  # TextEncoder.out_dim, no weights built
+        head = build_fusion(cfg.model.fusion, text_dim, IMAGE_ENCODERS[cfg.model.image.name][1])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{run / 'config.json'}: does not describe a memelib model ({e!r})") from e
+    _load_weights(head, weights, prefix="fusion.")
+    return head.to(device).eval(), cfg, info
+
+
+def _read_run(run_dir: str | Path) -> tuple[Path, Config, dict, Path]:
+    """A run folder's path, Config, config.json contents and checked weights file."""
     run = Path(run_dir)
     if not run.is_dir():
         raise CheckpointError(f"{run}: not a run folder (it does not exist)")
     info = read_json(run / "config.json")
     try:
         cfg = config_from_dict(info["config"])
-        model = build_model(cfg.model, text_backbone_config=info["text_backbone"])
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{run / 'config.json'}: does not describe a memelib model ({e!r})") from e
     weights = run / "model.safetensors"
@@ -94,25 +125,22 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[M
             f"{weights}: its SHA-256 does not match the one recorded in config.json: the file was changed "
             "or truncated after training. Copy the run folder again."
         )
-    _load_weights(model, weights)
-    release_memory()  # what reading the file and the architecture's random init left behind
-    tokenizer = AutoTokenizer.from_pretrained(str(run / "tokenizer"))
-    tokenizer.model_max_length = cfg.model.text.max_length
-    return model.to(device).eval(), cfg, tokenizer, info
+    return run, cfg, info, weights
 
 
-def _load_weights(model: MemeClassifier, weights: Path) -> None:
-    """Copy the tensors of the safetensors file `weights` into `model`, whose names and shapes they must match.
+def _load_weights(model: torch.nn.Module, weights: Path, prefix: str = "") -> None:
+    """Copy the tensors of the safetensors file `weights` whose names start with `prefix` into `model`, whose
+    names (after the prefix) and shapes they must match.
 
     One tensor at a time, as load_state_dict copies them (in place, cast to the model's dtype), each read
     through its own opening of the file: safetensors maps the whole file into memory, and every page
     read stays resident until the file is closed, so reading all tensors through one opening, or
     load_file, holds a second copy of every weight beside the model's (~140 MB for the offline
     preset, ~350 MB for the full one). This way the extra memory is one tensor's."""
-    target = model.state_dict()  # the model's own tensors (sharing their memory), by name
+    target = {prefix + k: v for k, v in model.state_dict().items()}  # the model's own tensors, by name in the file
     try:
         with safe_open(str(weights), framework="pt") as f:  # the header only: names and shapes
-            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys() if k.startswith(prefix)}
         missing, unexpected = _compare_keys(target, shapes)
         if missing or unexpected:
             raise CheckpointError(

@@ -72,3 +72,25 @@ def test_predict_records_from_the_feature_cache_gives_fits_dev_probabilities(tin
     raw = predictor.predict_records(records, synth_dir, progress=False)  # encoders + head on every batch
     # the cache stores features in float16 where they fit: probabilities agree to about 1e-3
     np.testing.assert_allclose(cached, raw, atol=2e-3)
+
+
+def test_load_head_is_the_run_folders_head_without_its_encoders(tiny_run, tmp_path):
+    from memelib.checkpoint import load_head
+
+    model = load_run(tiny_run)[0]
+    head, cfg, info = load_head(tiny_run)
+    assert not head.training and cfg.model.fusion.name == info["config"]["model"]["fusion"]["name"]
+    full = {k[len("fusion."):]: v for k, v in model.state_dict().items() if k.startswith("fusion.")}
+    assert set(head.state_dict()) == set(full)
+    assert all(torch.equal(head.state_dict()[k], full[k]) for k in full)
+    t = torch.randn(3, model.text_encoder.out_dim)  # (B, Dt)
+    i = torch.randn(3, model.image_encoder.out_dim)  # (B, Di)
+    with torch.inference_mode():
+        assert torch.equal(head(t, i), model.forward_head(t, i))
+    broken = tmp_path / "run"
+    shutil.copytree(tiny_run, broken)
+    info = json.loads((broken / "config.json").read_text())
+    info["weights_sha256"] = "0" * 64
+    (broken / "config.json").write_text(json.dumps(info))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_head(broken)
