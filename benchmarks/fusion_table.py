@@ -27,6 +27,7 @@ import torch
 from memelib.annotations import group_values, read_split
 from memelib.config import preset
 from memelib.course import meme_kinds
+from memelib.data import cell_weights
 from memelib.inference import Predictor
 from memelib.metrics import auroc_by_kind, group_report
 from memelib.synthetic import SynthConfig, generate
@@ -39,9 +40,7 @@ BENIGN_KINDS = ["benign_text_swap", "benign_image_swap", "benign_mention"]  # co
 def bias_benign_weights(data: Path, factor: float = 3.0) -> dict[str, float]:
     """Notebook 06's mitigation: the bias group's benign training memes weigh `factor`, every other meme 1."""
     train = read_split(data, "train")
-    bias = SynthConfig().bias_group
-    groups = group_values(train, "group", data)
-    return {r.id: factor if (g, r.label) == (bias, 0) else 1.0 for r, g in zip(train, groups)}
+    return cell_weights(train, group_values(train, "group", data), {(SynthConfig().bias_group, 0): factor})
 
 
 def fairness(data: Path, work: Path, weights: dict[str, float] | None) -> dict[str, float]:

@@ -22,6 +22,7 @@ import numpy as np
 
 from .config import Config, override, preset
 from .files import atomic_write_text
+from .synthetic import FORMAT, SPLITS, SynthConfig, generate, is_synthmemes, load_meta
 
 __all__ = ["Course", "setup", "measured", "project_root", "ensure_synthmemes", "environment_report", "meme_kinds",
            "content_note"]
@@ -60,8 +61,6 @@ def project_root(start: str | Path | None = None) -> Path:
 
 def ensure_synthmemes(data_dir: str | Path, **synth_args: Any) -> bool:
     """Generate SynthMemes in `data_dir` unless it already holds exactly that set. True when it generated."""
-    from .synthetic import FORMAT, SPLITS, SynthConfig, generate
-
     cfg = SynthConfig(**synth_args)
     folder = Path(data_dir)
     marker, stamp = folder / ".synthconfig", f"SynthMemes format {FORMAT}: {cfg!r}"  # a new rule set regenerates
@@ -98,7 +97,7 @@ def setup(
         raise FileNotFoundError(f"{data_dir}: no such data folder. Put the Hateful Memes files there (img/ and *.jsonl) or use data_dir=None for SynthMemes.")
     cache = os.environ.get("MEMELIB_CACHE_DIR") or artifacts / "cache"  # the variable memelib.features reads too
     cfg = preset(preset_name, device=device, precision=precision, cache_dir=str(cache), **overrides)
-    return Course(cfg=cfg, data_dir=data_dir, artifacts=artifacts, synthetic=synthetic and (data_dir / "meta.jsonl").exists())
+    return Course(cfg=cfg, data_dir=data_dir, artifacts=artifacts, synthetic=synthetic and is_synthmemes(data_dir))
 
 
 def environment_report() -> dict[str, str]:
@@ -127,11 +126,8 @@ def environment_report() -> dict[str, str]:
 
 def meme_kinds(data_dir: str | Path, ids: list[str]) -> list[str] | None:
     """SynthMemes' kind of each meme ("hateful", "benign_text_swap", ...), or None for other data."""
-    path = Path(data_dir) / "meta.jsonl"
-    if not path.exists():
+    if not is_synthmemes(data_dir):
         return None
-    from .synthetic import load_meta
-
     meta = load_meta(data_dir)
     return [meta[str(i)]["kind"] for i in ids]
 

@@ -35,7 +35,7 @@ from .annotations import Record
 from .images import open_image
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "image_transform", "MemeDataset", "MemeCollator", "make_loader",
-           "example_weight_tensor", "describe_example_weights"]
+           "example_weight_tensor", "describe_example_weights", "cell_weights"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the statistics torchvision's pretrained CNNs were trained with
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -175,6 +175,16 @@ def example_weight_tensor(records: Sequence[Record], example_weights: Mapping[st
     if problems:
         raise ValueError("example_weights: " + "; ".join(problems))
     return torch.tensor([values[i] for i in ids], dtype=torch.float32)  # (N,)
+
+
+def cell_weights(records: Sequence[Record], groups: Sequence[Any], weights: Mapping[tuple[Any, int], float]) -> dict[str, float]:
+    """{record id: weight} for `fit(example_weights=...)` by (group, label) cell: a record whose
+    (group, label) is a key of `weights` gets that weight, every other record 1.0. `groups` (N,) are
+    the records' group values (`annotations.group_values`), e.g. `{("quibbits", 0): 3.0}` makes that
+    group's benign memes count three times (notebook 06's mitigation)."""
+    if len(groups) != len(records):
+        raise ValueError(f"{len(groups)} group values for {len(records)} records")
+    return {r.id: float(weights.get((g, r.label), 1.0)) for r, g in zip(records, groups)}
 
 
 def describe_example_weights(records: Sequence[Record], weights: torch.Tensor) -> dict[str, Any]:

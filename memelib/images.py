@@ -20,7 +20,7 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
-__all__ = ["MAX_PIXELS", "BLUR_FRACTION", "ImageError", "open_image", "to_rgb", "blur_image"]
+__all__ = ["MAX_PIXELS", "BLUR_FRACTION", "HIDDEN_CAPTION", "ImageError", "open_image", "to_rgb", "blur_image"]
 
 # A "decompression bomb" is a tiny file that claims a huge size (say 50,000 x 50,000 pixels) and
 # would take gigabytes of memory to decode. We refuse images with more pixels than this. The value
@@ -32,6 +32,8 @@ MAX_PIXELS: int = 89_478_485
 # At a tenth of the side, faces, symbols and words are shapeless smudges at any size; only the
 # main colours are left.
 BLUR_FRACTION: float = 0.1
+# What a blurred meme shows instead of its caption (the words can be as hateful as the picture).
+HIDDEN_CAPTION = "caption hidden"
 
 # Modes whose pixels carry an alpha channel; they are composited on white before dropping alpha.
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")

@@ -15,8 +15,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .annotations import Record
-from .images import blur_image, open_image
+from .images import HIDDEN_CAPTION, blur_image, open_image
 from .metrics import LABEL_NAMES
+from .synthetic import is_synthmemes
 
 __all__ = [
     "plot_confusion_matrix",
@@ -74,7 +75,7 @@ def meme_gallery(
     hidden unless `root` is SynthMemes (a folder with a meta.jsonl). `blur=False` shows them clearly,
     `blur=True` always hides them; the notes are shown either way."""
     if blur is None:
-        blur = not (Path(root) / "meta.jsonl").is_file()
+        blur = not is_synthmemes(root)
     n = max(len(records), 1)
     nrows = -(-n // ncols)
     fig = Figure(figsize=(size * ncols, (size + 0.8) * nrows), dpi=90)
@@ -87,7 +88,7 @@ def meme_gallery(
         image = open_image(Path(root) / r.img)
         ax.imshow(blur_image(image) if blur else image)
         note = f"\n{notes[i]}" if notes is not None else ""
-        ax.set_title(f"{'(caption hidden)' if blur else _short(r.text)}{note}", fontsize=8)
+        ax.set_title(f"{f'({HIDDEN_CAPTION})' if blur else _short(r.text)}{note}", fontsize=8)
     if blur:
         fig.supxlabel("Blurred, captions hidden: real memes can be hateful. meme_gallery(..., blur=False) shows them.",
                       fontsize=8)

@@ -59,7 +59,7 @@ from .scenes import SCENES, render_meme
 
 
 __all__ = ["SynthConfig", "generate", "load_meta", "render_meme", "label_rule", "GROUPS", "SCENES", "SPLITS", "FORMAT",
-           "KINDS", "META_KEYS", "plan"]
+           "KINDS", "META_KEYS", "META_FILE", "plan", "is_synthmemes"]
 
 # Written in this order, ids going up across them; test.jsonl without labels, like the real test files.
 SPLITS = ("train", "dev", "test_seen", "test")
@@ -67,6 +67,7 @@ KINDS = ("hateful", "benign_image_swap", "benign_text_swap", "hateful_caption", 
 META_KEYS = ("id", "split", "kind", "group", "frame", "scene", "scene_seed", "valence", "label", "true_label",
              "triplet", "unseen")
 FIRST_ID = 10000  # the first meme id
+META_FILE = "meta.jsonl"  # how each meme was made; only a SynthMemes folder has one
 FORMAT = 2  # the version of SynthMemes' rules: 2 added captions hateful alone, mentions, noise, bias, test_seen
 
 
@@ -204,6 +205,11 @@ def _save_png(img: Image.Image, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue(), fsync=False)
 
 
+def is_synthmemes(data_dir: str | Path) -> bool:
+    """Whether `data_dir` holds SynthMemes (invented groups, nothing to hide), which its meta.jsonl says."""
+    return (Path(data_dir) / META_FILE).is_file()
+
+
 def load_meta(data_dir: str | Path) -> dict[str, dict]:
     """Read ``meta.jsonl`` of a SynthMemes folder: ``str(id)`` -> how that meme was made.
 
@@ -212,7 +218,7 @@ def load_meta(data_dir: str | Path) -> dict[str, dict]:
     memes), ``true_label`` (what the label rule says), ``triplet`` (the id of the hateful meme of its triplet,
     or None) and ``unseen`` (True when the caption's template never appears in train).
     """
-    path = Path(data_dir) / "meta.jsonl"
+    path = Path(data_dir) / META_FILE
     with open(path, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     if rows and "true_label" not in rows[0]:

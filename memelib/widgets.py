@@ -29,8 +29,9 @@ from PIL import Image
 
 from .annotations import Record
 from .errors import ImageError
-from .images import blur_image, open_image, to_rgb
+from .images import HIDDEN_CAPTION, blur_image, open_image, to_rgb
 from .metrics import LABEL_NAMES, compute_metrics
+from .synthetic import is_synthmemes
 
 __all__ = ["CELL_NAMES", "HIDDEN_CAPTION", "ThresholdExplorer", "MemeTester", "png_thumbnail"]
 
@@ -41,15 +42,6 @@ _CELL_KEYS = {(0, 0): "tn", (0, 1): "fp", (1, 0): "fn", (1, 1): "tp"}
 _CSS = ("<style>.memelib-cell { white-space: pre-line; line-height: 1.3; }"
         " .memelib-cell.memelib-selected { outline: 3px solid #1f3a5f; outline-offset: -3px; font-weight: bold; }"
         " .memelib-meme .widget-html-content { line-height: 1.35; }</style>")
-# What a blurred meme shows instead of its caption (the words can be as hateful as the picture).
-HIDDEN_CAPTION = "caption hidden"
-
-
-def _is_synthmemes(folder: Path) -> bool:
-    """Whether `folder` holds SynthMemes (invented groups, nothing to hide): its meta.jsonl says so."""
-    return (folder / "meta.jsonl").is_file()
-
-
 def png_thumbnail(image: str | Path | Image.Image, size: int = 128, blur: bool = False) -> bytes:
     """PNG bytes of `image` (a path, opened with `open_image`, or a PIL image) shrunk to fit size x size;
     with `blur`, blurred (`memelib.images.blur_image`) so that what it shows cannot be made out."""
@@ -92,7 +84,7 @@ class ThresholdExplorer:
         if not np.isin(self.labels, (0, 1)).all():
             raise ValueError("labels must all be 0 or 1 (an unlabelled split cannot be analysed)")
         self.max_memes, self.thumb_size = max_memes, thumb_size
-        self.blur = not _is_synthmemes(self.root) if blur is None else bool(blur)
+        self.blur = not is_synthmemes(self.root) if blur is None else bool(blur)
         self.revealed: set[int] = set()  # indices of the memes the learner chose to see (when blurring)
         self.selected: tuple[int, int] | None = None  # the cell whose memes the gallery shows
         self.shown: list[int] = []  # indices (into records) of the memes in the gallery, in order
@@ -251,7 +243,7 @@ class MemeTester:
         self.predictor = predictor
         self.example = example
         folders = Path(example[0]).parents[:2] if example else ()  # img/ and the data folder above it
-        self.blur = not any(_is_synthmemes(f) for f in folders) if blur is None else bool(blur)
+        self.blur = not any(is_synthmemes(f) for f in folders) if blur is None else bool(blur)
         self.showing_example = False  # True while the upload box holds the example (not your own file)
         self.example_hidden = False  # True while that example is blurred and its caption hidden
         self.hidden_caption = ""  # the example's caption while it is hidden

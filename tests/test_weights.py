@@ -165,3 +165,15 @@ def test_resume_keeps_the_weights_and_refuses_others(synth_dir, train_records, t
     fit(preset("tiny", epochs=1), synth_dir, tmp_path / "plain", **QUIET)
     with pytest.raises(ValueError, match="saved by a run without example weights"):
         fit(preset("tiny", epochs=1), synth_dir, tmp_path / "plain", resume=True, example_weights=weights, **QUIET)
+
+
+def test_cell_weights_weigh_one_group_label_cell():
+    from memelib.annotations import Record
+    from memelib.data import cell_weights
+
+    records = [Record(str(i), f"img/{i}.png", "x", label, "train.jsonl", i + 1) for i, label in enumerate([0, 1, 0, 0])]
+    groups = ["quibbits", "quibbits", "flumps", None]
+    weights = cell_weights(records, groups, {("quibbits", 0): 3.0})
+    assert weights == {"0": 3.0, "1": 1.0, "2": 1.0, "3": 1.0}  # only the benign quibbits meme changes
+    with pytest.raises(ValueError, match="3 group values for 4 records"):
+        cell_weights(records, groups[:3], {})
