@@ -10,7 +10,7 @@ only ("text swap": same picture, other caption; "image swap": same caption, othe
 Encoder features are extracted once and cached, so every head trains on identical inputs.
 
 Fairness: false positive rate (FPR) of the bias group's benign memes against all other memes, on dev and
-test_seen pooled, at each run's tuned threshold, as notebook 06 measures it.
+test_seen pooled, at each run's tuned threshold, as notebook 07 measures it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ BENIGN_KINDS = ["benign_text_swap", "benign_image_swap", "benign_mention"]  # co
 
 
 def bias_benign_weights(data: Path, factor: float = 3.0) -> dict[str, float]:
-    """Notebook 06's mitigation: the bias group's benign training memes weigh `factor`, every other meme 1."""
+    """Notebook 07's mitigation: the bias group's benign training memes weigh `factor`, every other meme 1."""
     train = read_split(data, "train")
     return cell_weights(train, group_values(train, "group", data), {(SynthConfig().bias_group, 0): factor})
 

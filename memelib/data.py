@@ -181,7 +181,7 @@ def cell_weights(records: Sequence[Record], groups: Sequence[Any], weights: Mapp
     """{record id: weight} for `fit(example_weights=...)` by (group, label) cell: a record whose
     (group, label) is a key of `weights` gets that weight, every other record 1.0. `groups` (N,) are
     the records' group values (`annotations.group_values`), e.g. `{("quibbits", 0): 3.0}` makes that
-    group's benign memes count three times (notebook 06's mitigation)."""
+    group's benign memes count three times (notebook 07's mitigation)."""
     if len(groups) != len(records):
         raise ValueError(f"{len(groups)} group values for {len(records)} records")
     return {r.id: float(weights.get((g, r.label), 1.0)) for r, g in zip(records, groups)}

@@ -26,6 +26,7 @@ __all__ = [
     "check_fusion_choice",
     "check_class_weights",
     "check_precision_recall",
+    "check_group_fpr",
     "strip_solutions",
     "make_student_notebooks",
 ]
@@ -189,6 +190,30 @@ def check_precision_recall(fn: Callable[[Any], tuple[float, float]]) -> bool:
     if not np.allclose([p, r], [30 / 40, 30 / 50], atol=1e-6):
         return _verdict(False, f"for [[50, 10], [20, 30]] you give precision {p:.3f}, recall {r:.3f}", hint)
     return _verdict(True, "precision 0.750: of memes flagged, 3 in 4 are hateful; recall 0.600: 6 in 10 hateful memes are caught.")
+
+
+def check_group_fpr(fn: Callable[..., tuple[float, float]]) -> bool:
+    """Notebook 07: `fn(labels, preds, groups, group) -> (FPR of group, FPR of all other memes)`: the share of
+    benign memes (label 0) predicted hateful (1), among `group`'s memes and among all the others."""
+    labels = np.array([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1])
+    preds = np.array([1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1])
+    groups = np.array(["a", "a", "a", "a", "a", "b", "b", "b", "b", None, "b", None], dtype=object)
+    got, problem = _call(fn, labels, preds, groups, "a")
+    hint = ("keep the benign memes only (labels == 0); in the group (groups == group) and outside it, take the mean of "
+            "preds == 1. A hateful meme is never a false positive, and memes without a group count as 'other'.")
+    if problem:
+        return _verdict(False, problem, hint)
+    try:
+        fpr, others = (float(x) for x in got)
+    except (TypeError, ValueError):
+        return _verdict(False, "return two numbers: (FPR of the group, FPR of all other memes)", hint)
+    want = (2 / 4, 1 / 5)  # group a: 2 of its 4 benign memes flagged; the others: 1 of 5
+    if np.allclose([fpr, others], [3 / 5, 2 / 7], atol=1e-6):
+        return _verdict(False, "you counted the hateful memes too: a false positive is a benign meme flagged", hint)
+    if not np.allclose([fpr, others], want, atol=1e-6):
+        return _verdict(False, f"on the 12 test memes you give {fpr:.3f} for the group and {others:.3f} for the others "
+                               f"(want {want[0]:.3f} and {want[1]:.3f})", hint)
+    return _verdict(True, "2 of the group's 4 benign memes are flagged (0.500), 1 of the other 5 (0.200): a gap of 0.300.")
 
 
 # --------------------------------------------------------------------------- student copies

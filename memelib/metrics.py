@@ -4,7 +4,7 @@ group of memes (who is a meme about?), to see whether the model flags one group'
 
 Why a tuned threshold: a model trained on 1/3 hateful memes tends to give hateful memes
 probabilities below 0.5, so at 0.5 its hateful recall is low. AUROC does not depend on the threshold;
-accuracy, F1 and recall do. Explained in notebooks 05 and 06.
+accuracy, F1 and recall do. Explained in notebooks 04 to 07.
 
 scikit-learn is imported by the functions that use it, not with this module: memelib.train imports
 this module, and a notebook that only wants `seed_everything` would otherwise hold scikit-learn's

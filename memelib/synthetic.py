@@ -33,7 +33,7 @@ How a meme is made, in plain words:
 - **A dataset bias**, in the training split only: for one group (``bias_group``), ``bias_share`` of its
   triplets lose both benign twins (plain memes take their places), so that group is over-represented among
   hateful memes without a twin. A model can learn "this name means hateful" and flag that group's benign
-  memes more often: notebook 06 measures it.
+  memes more often: notebook 07 measures it.
 - **Unseen phrasings.** Training captions use 7 of the 10 templates of each group frame; dev and test use
   all 10 (``unseen`` in the meta), as in the real dataset's "unseen" splits.
 - The caption is drawn on the picture in a randomly varied size and position, so that an image model
