@@ -70,7 +70,7 @@ notebooks: $(STAMP)
 
 # Exercise copies of the notebooks, worked answers replaced by `...`, in student/ (not in git).
 student: $(STAMP)
-	$(PY) -m memelib.exercises notebooks student
+	$(PY) -m memelib.exercises student notebooks student
 
 # JupyterLab on the course.
 lab: $(STAMP)

@@ -53,10 +53,10 @@ def test_help_and_validate_do_not_import_torch(argv, synth_dir):
 
 
 def _functions():
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):  # subpackages (memelib/exercises/) included
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                yield path.name, node
+                yield str(path.relative_to(PACKAGE)), node
 
 
 def test_no_function_is_longer_than_60_lines():
@@ -67,7 +67,7 @@ def test_no_function_is_longer_than_60_lines():
 
 def test_no_module_imports_another_modules_private_name():
     private = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level > 0:
                 private += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]

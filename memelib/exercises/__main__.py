@@ -1,12 +1,18 @@
-"""python -m memelib.exercises NOTEBOOKS_DIR OUT_DIR: student copies of the notebooks (make student)."""
+"""python -m memelib.exercises student NOTEBOOKS_DIR OUT_DIR: student copies of the notebooks (make student);
+python -m memelib.exercises mark NOTEBOOKS_DIR: nbgrader's answer-cell metadata on every solution cell."""
 
 import json
 import sys
 
-from .student import make_student_notebooks
+from .student import make_student_notebooks, mark_notebooks
+
+USAGE = "usage: python -m memelib.exercises student NOTEBOOKS_DIR OUT_DIR | mark NOTEBOOKS_DIR"
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: python -m memelib.exercises NOTEBOOKS_DIR OUT_DIR")
-    files = make_student_notebooks(sys.argv[1], sys.argv[2])
-    print(json.dumps({"written": [str(f) for f in files]}, indent=1))
+    args = sys.argv[1:]
+    if len(args) == 3 and args[0] == "student":
+        print(json.dumps({"written": [str(f) for f in make_student_notebooks(args[1], args[2])]}, indent=1))
+    elif len(args) == 2 and args[0] == "mark":
+        print(json.dumps({"answer cells": mark_notebooks(args[1])}, indent=1))
+    else:
+        sys.exit(USAGE)
