@@ -1,6 +1,5 @@
 """The course: set-up helper, notebook structure, student copies."""
 
-import ast
 import re
 from pathlib import Path
 
@@ -8,7 +7,6 @@ import nbformat
 import pytest
 
 from memelib.course import content_note, ensure_synthmemes, environment_report, meme_kinds, project_root, setup
-from memelib.exercises import PLACEHOLDER, make_student_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -68,7 +66,7 @@ def test_notebook_structure(path):
     assert nb.cells[0].cell_type == "markdown" and re.search(r"learn", nb.cells[0].source, re.I), "opens with learning goals"
     assert re.search(r"summary", md[-1], re.I) or re.search(r"summary", md[-2], re.I), "closes with a summary"
     assert any("Your turn" in m for m in md), "has an exercise"
-    assert any("# BEGIN SOLUTION" in c for c in code) and any("check_" in c for c in code)
+    assert any("### BEGIN SOLUTION" in c for c in code) and any("check_" in c for c in code)
     assert sum("# ▶ SWITCH" in c for c in code) == 1, "one clearly marked switch cell"
     assert any(re.search(r"^\s*(from|import) memelib", c, re.M) for c in code)
     for c in code:  # the notebook imports memelib's model, data and loop, never redefines them
@@ -76,16 +74,3 @@ def test_notebook_structure(path):
         assert not re.search(r"^\s*def (fit|train|collate\w*|forward)\b", c, re.M), c[:80]
     assert all(c.outputs is not None for c in nb.cells if c.cell_type == "code")
     assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "committed executed"
-
-
-def test_student_copies_strip_every_solution(tmp_path):
-    written = make_student_notebooks(ROOT / "notebooks", tmp_path)
-    assert [p.name for p in written] == [p.name for p in NOTEBOOKS] and written
-    for path in written:
-        nb = nbformat.read(path, as_version=4)
-        sources = [c.source for c in nb.cells if c.cell_type == "code"]
-        assert not any("SOLUTION" in s for s in sources), path.name
-        assert any(PLACEHOLDER in s for s in sources), path.name
-        for s in sources:  # still valid Python (IPython magics aside)
-            ast.parse("\n".join(line for line in s.splitlines() if not line.lstrip().startswith(("%", "!"))))
-        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
