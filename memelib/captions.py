@@ -12,15 +12,22 @@ people into the files it ships. A caption is of one of five sorts, its ``frame``
 "is" and "never" captions are hateful only with a picture of one valence (:func:`label_rule`): their
 meaning needs the picture. Training shows the first :data:`TRAIN_TEMPLATES` templates of every group
 frame; dev and test use all of them, so some of their captions are phrased in a way training never showed.
+
+What makes a caption what it is: its group word and its template's :data:`FRAME_WORDS` ("vermin" in
+"{g} are vermin", "never" in "{g} will never have this"). :func:`cause_words` finds both for a caption, so
+that an explanation (memelib.explain) can be checked against the words that really decide the label.
 """
 
 from __future__ import annotations
 
 import random
+import re
+from functools import cache
 
 __all__ = [
     "GROUPS", "IS_TEMPLATES", "NEVER_TEMPLATES", "ATTACK_TEMPLATES", "MENTION_TEMPLATES", "SUBJECTS",
-    "PLAIN_TEMPLATES", "TEMPLATES", "FRAMES", "TRAIN_TEMPLATES", "label_rule", "group_caption", "plain_caption",
+    "PLAIN_TEMPLATES", "TEMPLATES", "FRAMES", "TRAIN_TEMPLATES", "FRAME_WORDS", "label_rule", "group_caption",
+    "plain_caption", "cause_words",
 ]
 
 # Fictional groups only; captions never name a real group of people.
@@ -77,6 +84,46 @@ MENTION_TEMPLATES = (
     "{g} new year parade, best day",
     "learning to count in the {g} language",
 )
+# The words of each group template that carry its frame (lowercase, as written in the template). A "mention"
+# names the group and says nothing about it, so its templates have none. A test checks that every group
+# template has an entry and that each frame word is one of its template's words.
+FRAME_WORDS: dict[str, tuple[str, ...]] = {
+    # "is": the group *is* what the picture shows
+    "this is how {g} live": ("is", "live"),
+    "spotted: a family of {g} at home": ("home",),
+    "every {g} house ever": ("house",),
+    "{g} in their natural habitat": ("natural", "habitat"),
+    "a day in the life of {g}": ("life",),
+    "welcome to {g} town": ("welcome", "town"),
+    "{g} after a long day, at home": ("home",),
+    "this is where all {g} belong": ("where", "belong"),
+    "my {g} neighbours be like": ("be", "like"),
+    "just {g} being {g}": ("being",),
+    # "never": the group can never have what the picture shows
+    "{g} will never have this": ("never",),
+    "what {g} wish they had": ("wish", "had"),
+    "{g} could only dream of this": ("only", "dream"),
+    "something {g} will never get": ("never",),
+    "not for {g}, not ever": ("not", "ever"),
+    "{g} can't even imagine it": ("can't", "imagine"),
+    "what {g} will never get to see": ("never",),
+    "no {g} allowed here, ever": ("no", "allowed", "ever"),
+    "{g} look at this and cry": ("cry",),
+    "too good for any {g}": ("too", "good"),
+    # "attack": the dehumanising words themselves
+    "{g} are vermin": ("vermin",),
+    "{g} are not even people": ("not", "people"),
+    "keep {g} out of our town": ("keep", "out"),
+    "{g} are a disease": ("disease",),
+    "never trust {g}, they are animals": ("never", "trust", "animals"),
+    "{g} ruin everything they touch": ("ruin",),
+    "{g} are parasites, all of them": ("parasites",),
+    "{g} should not have rights": ("not", "rights"),
+    "{g} breed like rats": ("breed", "rats"),
+    "the world is better without {g}": ("better", "without"),
+    # "mention": none
+    **{template: () for template in MENTION_TEMPLATES},
+}
 TEMPLATES = {"is": IS_TEMPLATES, "never": NEVER_TEMPLATES, "attack": ATTACK_TEMPLATES, "mention": MENTION_TEMPLATES}
 FRAMES = ("is", "never")  # the two frames whose meaning needs the picture
 # Harmless subjects and templates for captions without a group.
@@ -121,3 +168,28 @@ def group_caption(rng: random.Random, group: str, frame: str, n_templates: int) 
 def plain_caption(rng: random.Random) -> str:
     """A caption about something harmless, without a group."""
     return rng.choice(PLAIN_TEMPLATES).format(s=rng.choice(SUBJECTS))
+
+
+@cache
+def _template_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """One regular expression per group template: "{g} are vermin" -> "(?P<g>zorblats|quibbits|...) are vermin"."""
+    groups = "|".join(map(re.escape, GROUPS))
+    patterns = []
+    for templates in TEMPLATES.values():
+        for template in templates:
+            parts = [re.escape(part) for part in template.split("{g}")]
+            body = parts[0] + f"(?P<g>{groups})" + "(?P=g)".join(parts[1:])  # a repeated {g} is the same group
+            patterns.append((re.compile(body), template))
+    return tuple(patterns)
+
+
+def cause_words(caption: str) -> tuple[str | None, tuple[str, ...]]:
+    """(group word, frame words) of a SynthMemes caption, from the group template it was made from:
+    ("zorblats", ("vermin",)) for "zorblats are vermin". (None, ()) for a caption no group template makes
+    (a caption without a group, or not from SynthMemes). Case and surrounding spaces are ignored."""
+    text = caption.strip().lower()
+    for pattern, template in _template_patterns():
+        match = pattern.fullmatch(text)
+        if match:
+            return match.group("g"), FRAME_WORDS[template]
+    return None, ()

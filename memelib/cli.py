@@ -6,6 +6,8 @@
     memelib evaluate RUN --data DIR        report + metrics.json + confusion-matrix PNG
                          [--by FIELD]      ... + error rates per group (e.g. gold_pc) and the largest FPR gap
     memelib predict RUN --image P --text T one meme -> {"prob": p, "label": 0|1}
+    memelib explain RUN --image P --text T why: word scores, heat map, modality shares
+                        [--out DIR]       ... explanation.json and explanation.png in DIR (default: .)
     memelib submit RUN --data DIR --split test --out preds.csv
 
 Run `memelib COMMAND --help` for the options.
@@ -52,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("run")
     pr.add_argument("--image", required=True)
     pr.add_argument("--text", required=True)
+    _add_explain(sub.add_parser("explain", help="explain one meme's score: words, picture, each modality's share",
+                                parents=[runtime]))
     sb = sub.add_parser("submit", help="write the challenge's CSV (id,proba,label) for a split",
                         parents=[runtime, _data_flags("test")])
     sb.add_argument("--out", required=True)
@@ -75,6 +79,23 @@ def _data_flags(default_split: str) -> argparse.ArgumentParser:
                        help=f"train, dev, test, dev_seen, test_seen, ... or a .jsonl file name in DATA (default {default_split})")
     flags.add_argument("--skip-invalid", action="store_true", help="leave out unusable rows instead of stopping")
     return flags
+
+
+def _add_explain(x: argparse.ArgumentParser) -> None:
+    x.description = ("Why RUN scores a meme as it does: each caption word's push towards hateful (integrated "
+                     "gradients), where the picture pushes (Grad-CAM or occlusion), and P(hateful) with an empty "
+                     "caption and with a neutral picture. Prints the words and shares; writes explanation.json "
+                     "and explanation.png into --out. The run folder is only read.")
+    x.add_argument("run")
+    x.add_argument("--image", required=True)
+    x.add_argument("--text", required=True)
+    x.add_argument("--out", default=".", help="folder for explanation.json and explanation.png (default: the current "
+                                              "folder; created if missing; never the run folder unless you name it)")
+    x.add_argument("--method", choices=("gradcam", "occlusion"), default="gradcam",
+                   help="heat map: gradcam (default, one backward pass) or occlusion (any image tower, slower)")
+    x.add_argument("--steps", type=int, help="integration steps for the word scores (default memelib.explain.DEFAULT_STEPS)")
+    x.add_argument("--counterfactual-text", help="also score the meme's picture under this caption")
+    x.add_argument("--counterfactual-image", help="also score the meme's caption on this picture")
 
 
 def _add_synth(s: argparse.ArgumentParser) -> None:
@@ -203,6 +224,37 @@ def _predict(a: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(a: argparse.Namespace) -> int:
+    from .explain import DEFAULT_STEPS, explain
+    from .files import write_json
+    from .images import open_image
+    from .inference import Predictor
+    from .plots import plot_explanation
+
+    image = open_image(a.image)  # a missing or unreadable image fails before the model loads
+    other = None if a.counterfactual_image is None else open_image(a.counterfactual_image)
+    predictor = Predictor(a.run, device=a.device or "auto", precision=a.precision or "auto")
+    expl = explain(predictor, image, a.text, method=a.method, n_steps=a.steps or DEFAULT_STEPS,
+                   counterfactual_text=a.counterfactual_text, counterfactual_image=other)
+    print(f"P(hateful) {expl.prob:.3f}, label {expl.label} (threshold {predictor.threshold:.3f})")
+    if expl.words is not None:
+        print(f"words (integrated gradients on the hateful logit, {expl.steps} steps; they share out "
+              f"{expl.gap:+.4f}, the caption's logit minus an all-[PAD] caption's, up to {expl.delta:+.2g}):")
+        for word, score in zip(expl.words, expl.word_scores or []):
+            print(f"  {word:<16} {score:+.4f}")
+    names = {"meme": "the meme", "empty_caption": "an empty caption", "neutral_picture": "a neutral picture",
+             "caption": f"your caption {a.counterfactual_text!r}", "picture": f"your picture {a.counterfactual_image}"}
+    shares = {**expl.shares, **expl.counterfactual}
+    print("P(hateful) of " + ", ".join(f"{names[k]} {'n/a' if v is None else f'{v:.3f}'}" for k, v in shares.items()))
+    for note in expl.notes:
+        print(f"note: {note}")
+    out = Path(a.out)
+    write_json(out / "explanation.json", {"run": str(a.run), "image": str(a.image), **expl.to_dict()})
+    plot_explanation(expl, image).savefig(out / "explanation.png")
+    print(f"wrote {out / 'explanation.json'} and {out / 'explanation.png'}")
+    return 0
+
+
 def _submit(a: argparse.Namespace) -> int:
     from .files import atomic_write_bytes
     from .inference import Predictor
@@ -222,7 +274,8 @@ def _submit(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"synth": _synth, "validate": _validate, "train": _train, "evaluate": _evaluate, "predict": _predict, "submit": _submit}
+COMMANDS = {"synth": _synth, "validate": _validate, "train": _train, "evaluate": _evaluate, "predict": _predict,
+            "explain": _explain, "submit": _submit}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

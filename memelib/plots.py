@@ -2,13 +2,14 @@
 
 Every function draws on an `Axes` you pass (or returns a new `Figure`), labels its axes and title, and
 changes no global state, so saving a PNG from the command line needs no display.
-Explained in notebooks 00 (gallery), 03 (projection), 04 (bars), 05 (curves) and 06 (ROC, confusion).
+Explained in notebooks 00 (gallery), 03 (projection), 04 (bars), 05 (curves) and 06 (ROC, confusion,
+explanations).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -19,6 +20,11 @@ from .images import HIDDEN_CAPTION, blur_image, open_image
 from .metrics import LABEL_NAMES
 from .synthetic import is_synthmemes
 
+if TYPE_CHECKING:  # only for the annotations: memelib.explain imports torch
+    from PIL import Image
+
+    from .explain import Explanation
+
 __all__ = [
     "plot_confusion_matrix",
     "save_confusion_matrix",
@@ -27,6 +33,7 @@ __all__ = [
     "plot_history",
     "plot_bars",
     "plot_projection",
+    "plot_explanation",
 ]
 
 
@@ -162,3 +169,76 @@ def plot_projection(points: np.ndarray, labels: np.ndarray, ax: Axes, title: str
     ax.set_title(title)
     ax.legend(fontsize=8)
     return ax
+
+
+def _plot_words(words: Sequence[str], scores: Sequence[float], ax: Axes, per_line: int = 34) -> None:
+    """The caption's words in a row (wrapped every ~`per_line` characters), each on a background coloured
+    by its score (red towards hateful, blue away from it, white for nothing, scaled by the largest |score|)
+    with the score printed under it."""
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize
+
+    top = max((abs(s) for s in scores), default=0.0) or 1.0
+    cmap, norm = colormaps["RdBu_r"], Normalize(-top, top)
+    lines: list[list[int]] = [[]]
+    for i, word in enumerate(words):
+        if lines[-1] and sum(len(words[j]) + 1 for j in lines[-1]) + len(word) > per_line:
+            lines.append([])
+        lines[-1].append(i)
+    for row, line in enumerate(lines):
+        previous = None
+        for i in line:  # each word placed just right of the previous one, whatever the font's widths
+            where = dict(xy=(0.03, 0.78 - 0.25 * row), xycoords="axes fraction") if previous is None else dict(
+                xy=(1, 0), xycoords=previous, xytext=(5, 0), textcoords="offset points")
+            strong = abs(scores[i]) > 0.6 * top  # white letters on the darkest backgrounds
+            previous = ax.annotate(words[i], va="bottom", fontsize=12, family="monospace", **where,
+                                   color="white" if strong else "black",
+                                   bbox=dict(boxstyle="round,pad=0.25", fc=cmap(norm(scores[i])), ec="none"))
+            ax.annotate(f"{scores[i]:+.2f}", xy=(0.5, 0), xycoords=previous, xytext=(0, -6), textcoords="offset points",
+                        ha="center", va="top", fontsize=7, color="dimgrey")
+    ax.set_xlabel(f"red: towards hateful, blue: away (largest |score| {top:.3g})")
+
+
+def _plot_heatmap(heatmap: np.ndarray, image: "Image.Image", ax: Axes) -> None:
+    """The meme, and over it the heat map, opaque where hot and clear where 0 (stretched from the
+    S x S square the model sees back over the meme)."""
+    from matplotlib import colormaps
+
+    overlay = colormaps["jet"](heatmap)  # (S, S, 4) RGBA
+    overlay[..., 3] = 0.6 * heatmap  # transparency follows the heat
+    width, height = image.size
+    ax.imshow(overlay, extent=(0, width, height, 0))
+
+
+def plot_explanation(expl: "Explanation", image: "Image.Image", axes: Sequence[Axes] | None = None) -> Figure:
+    """Draw a `memelib.explain.Explanation` of `image`: the caption's words coloured by their scores
+    (axes[0]), the heat map over the meme (axes[1]) and P(hateful) with each modality neutralised, and
+    with your caption or picture (axes[2]). Without `axes`, on a new Figure of three panels; returns the Figure."""
+    fig = None
+    if axes is None:
+        fig = Figure(figsize=(12, 3.8), dpi=100)
+        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.4, 1, 1]})
+    words_ax, heat_ax, share_ax = axes
+    words_ax.set(xticks=[], yticks=[])
+    if expl.words:
+        _plot_words(expl.words, expl.word_scores or [], words_ax)
+    else:
+        words_ax.text(0.5, 0.5, "this head reads no caption" if expl.words is None else "no words to score",
+                      ha="center", va="center", transform=words_ax.transAxes)
+    words_ax.set_title(f"words (integrated gradients), P(hateful) {expl.prob:.2f}")
+    heat_ax.imshow(image)
+    if expl.heatmap is not None:
+        _plot_heatmap(expl.heatmap, image, heat_ax)
+    title = {"gradcam": "Grad-CAM", "occlusion": "occlusion"}.get(expl.method or "", "this head reads no picture")
+    zero = expl.heatmap is not None and not expl.heatmap.any()
+    heat_ax.set_title(title + (" (zero everywhere)" if zero else ""))
+    heat_ax.set_xlabel("red: where the picture pushes towards hateful")
+    heat_ax.set(xticks=[], yticks=[])
+    names = {"meme": "meme", "empty_caption": "empty\ncaption", "neutral_picture": "neutral\npicture",
+             "caption": "your\ncaption", "picture": "your\npicture"}
+    values = {names[k]: v for k, v in {**expl.shares, **expl.counterfactual}.items() if v is not None}
+    plot_bars(values, share_ax, ylabel="P(hateful)", title="each modality's share", xlabel="input", chance=None)
+    if fig is None:
+        return words_ax.figure
+    fig.tight_layout()
+    return fig
