@@ -22,9 +22,7 @@ Prints a summary and writes it as JSON. Not a unit test: the numbers depend on t
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import re
 import statistics
 import time
 from pathlib import Path
@@ -34,35 +32,12 @@ import numpy as np
 import torch
 
 from memelib.annotations import Record, read_split
-from memelib.captions import cause_words
 from memelib.explain import DEFAULT_STEPS, MAX_STEPS, TOLERANCE, explain, word_attributions
+from memelib.faithfulness import heat_contrast, letters_mask, randomised_head, top_word_kind
 from memelib.images import open_image
 from memelib.inference import Predictor
 from memelib.scenes import render_meme
 from memelib.synthetic import load_meta
-
-
-def letters_mask(meta: dict, text: str, size: int) -> np.ndarray:
-    """(size, size) bool: the pixels where the caption's letters (with their outline) are drawn."""
-    with_text = np.asarray(render_meme(meta["scene"], meta["scene_seed"], text, size))
-    bare = np.asarray(render_meme(meta["scene"], meta["scene_seed"], "", size))
-    return (with_text != bare).any(-1)
-
-
-def top_word_kind(words: list[str], scores: list[float], text: str) -> str:
-    """"group", "frame" or "other": what the top-scored word of a caption is."""
-    group, frame_words = cause_words(text)
-    top = words[int(np.argmax(scores))].lower()
-    parts = {p for w in frame_words for p in re.findall(r"[a-z]+", w)}  # "can't" -> "can", "t" as the tokenizer splits it
-    return "group" if top == group else "frame" if top in parts else "other"
-
-
-def heat_contrast(heatmap: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
-    """(mean heat per pixel on the scene, on the letters); the mask resized to the map's size if needed."""
-    if mask.shape != heatmap.shape:
-        index = (np.arange(heatmap.shape[0]) * mask.shape[0] // heatmap.shape[0])
-        mask = mask[index][:, index]
-    return float(heatmap[~mask].mean()), float(heatmap[mask].mean())
 
 
 def hateful_correct(predictor: Predictor, records: list[Record], root: Path, meta: dict) -> list[Record]:
@@ -114,13 +89,7 @@ def randomised_head_check(predictor: Predictor, rows: list[dict], root: Path, re
     mean Spearman rank correlation with the trained model's scores should be far below 1."""
     from scipy.stats import spearmanr
 
-    model = copy.deepcopy(predictor.model)
-    torch.manual_seed(0)
-    for module in model.fusion.modules():
-        if isinstance(module, torch.nn.Linear):
-            module.reset_parameters()
-    randomised = copy.copy(predictor)
-    randomised.model = model
+    randomised = randomised_head(predictor, seed=0)
     rhos = []
     for row in rows:
         if len(row["words"]) >= 3:

@@ -29,7 +29,7 @@ A head that reads one modality only (`text`, `image`) has None for the other par
 The model and the run folder are never changed: every module's training flag is put back and no
 weight gets a gradient. Importing this module loads nothing; calling `explain` imports Captum (whose
 package also imports matplotlib, for its own drawing helpers, which memelib does not use).
-Explained in notebook 06.
+Explained in notebook 08.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from memelib.checkpoint import save_run
 from memelib.config import preset
 from memelib.encoders import ImageEncoder, load_tokenizer
 from memelib.explain import DEFAULT_STEPS, TOLERANCE, Explanation, explain, gradcam_layer
+from memelib.faithfulness import randomised_head
 from memelib.fusion import FUSIONS
 from memelib.images import open_image
 from memelib.inference import Predictor
@@ -163,12 +164,8 @@ def test_word_scores_change_when_the_head_is_randomised(predictor, memes):
     a trained offline run, where it means more."""
     from scipy.stats import spearmanr
 
-    model = copy.deepcopy(predictor.model)
-    torch.manual_seed(123)
-    for module in model.fusion.modules():
-        if isinstance(module, nn.Linear):
-            module.reset_parameters()
-    randomised = _with_model(predictor, model)
+    randomised = randomised_head(predictor, seed=123)
+    assert randomised.model is not predictor.model and randomised.tokenizer is predictor.tokenizer
     rhos = []
     for image, text in memes:
         a, b = explain(predictor, image, text), explain(randomised, image, text)
