@@ -11,8 +11,9 @@ and for each notebook: opens it, clicks Run > Run All Cells, waits until the ker
 cell has an execution count, and checks that no cell has an error output, no widget failed to display and
 the browser console logged no widget error. Then, in 06_error_analysis, it moves the threshold slider
 with the keyboard (the confusion-matrix counts and the metrics must change), clicks a cell of the matrix
-(the gallery must show that cell's memes, with images), uploads a meme PNG into "try your own meme",
-types a caption and clicks Predict (the result must show "P(hateful) ="). Screenshots go to
+(the gallery must show that cell's memes, with images), clicks "why?" under the first of them (coloured
+words and a heat map must appear), uploads a meme PNG into "try your own meme", types a caption, clicks
+Predict (the result must show "P(hateful) =") and "why?" again. Screenshots go to
 artifacts/browser/<notebook>.png (and <notebook>-*.png after the interactions). Exit status 0 when every
 check passes, 1 otherwise. The JupyterLab server is always stopped, by its PID.
 
@@ -226,6 +227,28 @@ def add_and_run_cell(page, code: str, timeout: float) -> None:
         raise CheckFailed(f"the added cell failed: {state['errors']}")
 
 
+def wait_for_why(page, scope: str) -> str:
+    """After a click on "why?" inside `scope`: the panel shows each word coloured and the heat map drawn
+    (a loaded image); returns what it shows."""
+    panel = f"{scope} .memelib-why-panel"
+    try:
+        page.wait_for_function("""(panel) => {
+            const p = document.querySelector(panel);
+            const img = p && p.querySelector('.memelib-why-heat img, img.memelib-why-heat');
+            return p && p.textContent.includes('P(hateful) =') && p.querySelectorAll('.memelib-why-word').length > 0
+                && img && img.complete && img.naturalWidth > 0;
+          }""", arg=panel, timeout=60000)
+    except PlaywrightTimeout:
+        shown = page.inner_text(panel).strip() if page.locator(panel).count() else "no panel"
+        raise CheckFailed(f"why? in {scope}: no coloured words and heat map after 60 s; the panel shows {shown!r}") from None
+    words = page.evaluate("(panel) => [...document.querySelectorAll(panel + ' .memelib-why-word')]"
+                          ".map(w => w.textContent + ' ' + w.title + ' ' + getComputedStyle(w).backgroundColor)", panel)
+    if not all("rgba(" in w for w in words):
+        raise CheckFailed(f"why? in {scope}: words without a colour: {words}")
+    title = page.inner_text(f"{panel} .widget-html-content >> nth=0").strip()
+    return f"{title!r}; {len(words)} coloured words ({'; '.join(words)}); heat map shown"
+
+
 def use_widgets(page, out: Path, stem: str) -> list[str]:
     """Notebook 06: slider, matrix buttons, gallery, try-your-own-meme. Returns what was checked."""
     done = []
@@ -293,6 +316,12 @@ def use_widgets(page, out: Path, stem: str) -> list[str]:
     page.locator(".memelib-gallery").scroll_into_view_if_needed()
     explorer.screenshot(path=str(out / f"{stem}-gallery.png"))
 
+    # (b2) "why?" under the first meme of the gallery: coloured words and a heat map appear below it
+    page.click(".memelib-gallery .memelib-meme .memelib-why >> nth=0")
+    done.append("gallery why?: " + wait_for_why(page, ".memelib-explorer"))
+    page.locator(".memelib-explorer .memelib-why-panel").scroll_into_view_if_needed()
+    explorer.screenshot(path=str(out / f"{stem}-gallery-why.png"))
+
     # (c) try your own meme: upload a PNG, type a caption, click Predict
     record = json.loads((ROOT / "data" / "synthmemes" / "dev.jsonl").read_text().splitlines()[0])
     image = ROOT / "data" / "synthmemes" / record["img"]
@@ -319,6 +348,9 @@ def use_widgets(page, out: Path, stem: str) -> list[str]:
         raise CheckFailed(f"try your own meme: unexpected result {result!r}")
     done.append(f"uploaded {image.relative_to(ROOT)} with caption {record['text']!r}: {result!r}")
     tester.screenshot(path=str(out / f"{stem}-tester.png"))
+    page.click(".memelib-tester .memelib-why")
+    done.append("tester why?: " + wait_for_why(page, ".memelib-tester"))
+    tester.screenshot(path=str(out / f"{stem}-tester-why.png"))
     return done
 
 

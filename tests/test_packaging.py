@@ -39,3 +39,10 @@ def test_public_names_resolve():
 def test_data_and_artifacts_hold_only_readme_and_gitignore_in_git():
     files = subprocess.run(["git", "ls-files", "data", "artifacts"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     assert sorted(files) == ["artifacts/.gitignore", "artifacts/README.md", "data/.gitignore", "data/README.md"] or not files
+
+
+def test_every_subpackage_is_packaged():
+    """A non-editable install (pip install .) ships only the packages pyproject lists."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "memelib").rglob("__init__.py")}
+    assert found == listed, f"pyproject's packages {sorted(listed)} differ from the folders {sorted(found)}"

@@ -2,6 +2,7 @@
 without a kernel) and their state is read back from the widgets themselves."""
 
 import datetime as dt
+import html
 import io
 import re
 
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 from sklearn.metrics import confusion_matrix
 
-from memelib.annotations import Record
+from memelib.annotations import Record, read_split
 from memelib.metrics import compute_metrics
 from memelib.scenes import SCENES, render_meme
 from memelib.widgets import CELL_NAMES, MemeTester, ThresholdExplorer
@@ -201,3 +202,82 @@ def test_meme_tester_example_and_a_failing_model(tiny_predictor):
     broken.use_example(path)
     broken.predict_clicked()  # never raises
     assert "RuntimeError: weights missing" in broken.result.value
+
+
+# --------------------------------------------------------------------------- the "why?" button
+
+def why_words(panel) -> list[str]:
+    return [html.unescape(w) for w in re.findall(r"<span class='memelib-why-word'[^>]*>([^<]*)</span>", panel.words.value)]
+
+
+def test_why_in_the_tester_shows_the_words_and_the_heat_map(tiny_predictor):
+    from memelib.explain import explain
+
+    predictor, data = tiny_predictor
+    tester = MemeTester(predictor)
+    path, text = data / "img" / "10000.png", "zorblats are vermin"
+    upload(tester, path.read_bytes(), "10000.png")
+    tester.caption.value = text
+    assert tester.why.widget.layout.display == "none"  # nothing shown before a click
+    tester.why_button.click()
+    panel = tester.why
+    want = explain(predictor, path, text)
+    assert panel.widget.layout.display is None and why_words(panel) == want.words == ["zorblats", "are", "vermin"]
+    assert panel.explanation.word_scores == pytest.approx(want.word_scores, abs=1e-5)
+    heat = Image.open(io.BytesIO(panel.heat.value))
+    assert heat.size == (192, 192)
+    assert f"P(hateful) = {predictor.predict(path, text)['prob']:.2f}" in panel.title.value
+    assert "with an empty caption" in panel.shares.value and "with a neutral picture" in panel.shares.value
+    assert "memelib-why" in tester.why_button._dom_classes and "memelib-why-panel" in panel.widget._dom_classes
+
+
+def test_why_says_what_is_missing_and_never_raises(tiny_predictor):
+    predictor, data = tiny_predictor
+    tester = MemeTester(predictor)
+    tester.why_clicked()
+    assert "No image yet" in tester.result.value and tester.why.widget.layout.display == "none"
+
+    class NotAMemelibPredictor:
+        threshold = 0.5
+
+        def predict(self, image, text):
+            return {"prob": 0.5}
+
+    other = MemeTester(NotAMemelibPredictor())
+    upload(other, (data / "img" / "10000.png").read_bytes(), "a.png")
+    other.why_clicked()
+    assert "Cannot explain a.png" in other.why.title.value and other.why.explanation is None
+
+
+def test_why_in_the_gallery_explains_a_meme_and_keeps_hidden_memes_hidden(tiny_predictor):
+    predictor, data = tiny_predictor
+    dev = read_split(data, "dev")
+    probs = predictor.predict_records(dev, data, progress=False)
+    labels = [r.label for r in dev]
+    for blur in (False, True):
+        explorer = ThresholdExplorer(labels, probs, dev, data, threshold=0.5, blur=blur, predictor=predictor)
+        explorer.select_cell(*next(k for k in CELL_NAMES if explorer.cell_indices(*k)))
+        card = explorer.gallery.children[0]
+        why = next(b for b in card.children if "memelib-why" in getattr(b, "_dom_classes", ()))
+        why.click()
+        i, panel = explorer.shown[0], explorer.why
+        assert panel.explanation is not None and f"meme {dev[i].id}" in panel.title.value
+        assert panel.explanation.prob == pytest.approx(probs[i], abs=1e-4)  # the score the gallery shows
+        if blur:  # hidden: no words, and the heat map is drawn over the blurred meme
+            assert why_words(panel) == [] and "Caption hidden" in panel.words.value
+            assert dev[i].text not in panel.words.value + panel.title.value
+            explorer.revealed.add(i)
+            blurred = panel.heat.value
+            explorer.explain_meme(i)
+            assert panel.heat.value != blurred
+        assert why_words(explorer.why) == explorer.why.explanation.words
+
+
+def test_an_explorer_without_a_predictor_has_no_why_button(memes):
+    labels, probs, records, root, kinds = memes
+    explorer = ThresholdExplorer(labels, probs, records, root, kinds)
+    explorer.select_cell(1, 1)
+    assert explorer.why is None
+    assert not any("memelib-why" in getattr(b, "_dom_classes", ()) for c in explorer.gallery.children for b in c.children)
+    with pytest.raises(ValueError, match="no predictor"):
+        explorer.explain_meme(0)
