@@ -1,11 +1,12 @@
 """Speed and memory of memelib on this machine, every figure measured in one run (make bench).
 
-    python benchmarks/speed.py --out artifacts/bench.json [--quick]
+    python benchmarks/speed.py --out artifacts/bench.json [--quick] [--only explain,predict]
 
 Prints a table and writes one JSON object. Shared machines are noisy: compare the ratios in one run
 (extraction vs the machine's matmul rate, loading vs extraction, cached vs end-to-end) rather than
 absolute numbers across runs. Encoders whose real weights need a download (DistilBERT, ResNet50 with
 ImageNet weights) run with random weights here: speed does not depend on the values of the weights.
+One explanation (memelib.explain: words, heat map, shares) of one meme with make demo's run: explain_p50_ms.
 Memory: the peak of each of make demo's commands in its own process, and each course notebook's
 kernel peak run in order from an empty feature cache (benchmarks/notebook_times.py; a few minutes).
 """
@@ -237,59 +238,108 @@ def notebook_figures(root: Path) -> dict[str, Any]:
     return {**figures, **{f"{key}_cpu_build": value for key, value in cpu_build.items()}}
 
 
+def explain_figures(root: Path, work: Path, n: int = 20) -> dict[str, Any]:
+    """One explanation (words by integrated gradients + Grad-CAM heat map + modality shares) of one meme,
+    warm, with the offline preset: make demo's run (trained by the demo section; trained here when missing)
+    on the first `n` + 1 dev memes of its data, the first call (cold: Captum's import) left out."""
+    from memelib.explain import explain
+
+    scratch = work / "demo-auto"
+    if not (scratch / "run" / "config.json").exists():
+        run_demo(root, scratch, ["--precision", "auto"])
+    predictor = Predictor(scratch / "run", device="cpu")
+    records = read_split(scratch / "data", "dev")[: n + 1]
+    times, steps = [], []
+    for i, r in enumerate(records):
+        t0 = time.perf_counter()
+        e = explain(predictor, scratch / "data" / r.img, r.text)
+        if i:  # the first is the cold one
+            times.append((time.perf_counter() - t0) * 1000)
+            steps.append(e.steps)
+    result = {"explain_p50_ms": round(float(np.percentile(times, 50)), 1),
+              "explain_p95_ms": round(float(np.percentile(times, 95)), 1), "explain_memes": len(times),
+              "explain_steps_used": {str(k): steps.count(k) for k in sorted(set(steps))}}
+    print(f"  p50 {result['explain_p50_ms']} ms, p95 {result['explain_p95_ms']} ms over {len(times)} dev memes "
+          f"(integration steps used: {result['explain_steps_used']})", flush=True)
+    return result
+
+
+SECTIONS = ("matmul", "extraction", "training", "predict", "demo", "explain", "notebooks")
+
+
+def data_at_scale(work: Path) -> Path:
+    """SynthMemes at the real dataset's scale (8,500 train memes), generated once in `work`."""
+    data = work / "synth8500"
+    if not (data / "train.jsonl").exists() or sum(1 for _ in open(data / "train.jsonl")) != 8500:
+        generate(data, SynthConfig(n_train=8500, n_dev=500, n_test=1))
+    return data
+
+
+def extraction_figures(result: dict[str, Any], data: Path, quick: bool) -> dict[str, Any]:
+    """Feature extraction against the matmul rate (`result` holds it), and data loading against extraction."""
+    bf16 = result["matmul_gflops_bf16"] is not None
+    limits = {"fp32": result["matmul_gflops_fp32"], "bf16": result["matmul_gflops_bf16"]}
+    out: dict[str, Any] = {"extraction": extraction_rows(data, limits, ["fp32", "bf16"] if bf16 else ["fp32"], quick)}
+    print("data loading (decode + transform + tokenize + collate)", flush=True)
+    out["loader_items_per_s"] = round(loader_rate(data, quick, 0), 1)
+    out["loader_items_per_s_2_workers"] = round(loader_rate(data, quick, 2), 1)
+    best = "bf16" if bf16 else "fp32"
+    ext = {r["kind"]: r["items_per_s"] for r in out["extraction"]  # as memelib runs: dynamic padding
+           if r["preset"] == "offline" and r["dtype"] == best and "(max_length)" not in r["encoder"]}
+    offline_rate = 1 / (1 / ext["text"] + 1 / ext["image"])  # both encoders run on every meme
+    out["offline_extraction_items_per_s"] = round(offline_rate, 1)
+    out["loader_vs_extraction"] = round(out["loader_items_per_s"] / offline_rate, 2)
+    print(f"  {out['loader_items_per_s']} items/s (2 workers: {out['loader_items_per_s_2_workers']}); "
+          f"extraction {offline_rate:.1f} items/s; ratio {out['loader_vs_extraction']}", flush=True)
+    return out
+
+
+def matmul_figures() -> dict[str, Any]:
+    """The machine's matmul rate, the limit extraction is compared with (bf16 where the CPU has it)."""
+    bf16 = bf16_supported(CPU)
+    out = {"matmul_gflops_fp32": round(matmul_gflops(torch.float32), 1),
+           "matmul_gflops_bf16": round(matmul_gflops(torch.bfloat16), 1) if bf16 else None}
+    print(f"  fp32 {out['matmul_gflops_fp32']} GFLOP/s, bf16 {out['matmul_gflops_bf16']} GFLOP/s", flush=True)
+    return out
+
+
+def predict_figures(data: Path, work: Path) -> dict[str, Any]:
+    p50, p95 = predict_latency_ms(data, work)
+    print(f"  p50 {p50:.1f} ms, p95 {p95:.1f} ms", flush=True)
+    return {"predict_p50_ms": round(p50, 1), "predict_p95_ms": round(p95, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="artifacts/bench.json")
     ap.add_argument("--work", default="artifacts/bench-speed")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke test, not for quoting)")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help=f"comma-separated sections to run (default all): {', '.join(SECTIONS)}; extraction needs matmul")
     args = ap.parse_args()
-    work = Path(args.work)
+    only = set(args.only.split(","))
+    if only - set(SECTIONS) or ("extraction" in only and "matmul" not in only):
+        ap.error(f"--only takes sections among {', '.join(SECTIONS)} (extraction with matmul), not {args.only!r}")
+    work, root = Path(args.work), Path(__file__).resolve().parents[1]
     work.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-                              "torch": torch.__version__, "quick": args.quick}
-
-    print("matmul rate (best of 2048 and 4096 square products)", flush=True)
-    bf16 = bf16_supported(CPU)
-    result["matmul_gflops_fp32"] = round(matmul_gflops(torch.float32), 1)
-    result["matmul_gflops_bf16"] = round(matmul_gflops(torch.bfloat16), 1) if bf16 else None
-    print(f"  fp32 {result['matmul_gflops_fp32']} GFLOP/s, bf16 {result['matmul_gflops_bf16']} GFLOP/s", flush=True)
-
-    print("SynthMemes at the real dataset's scale (8,500 train memes)", flush=True)
-    data = work / "synth8500"
-    if not (data / "train.jsonl").exists() or sum(1 for _ in open(data / "train.jsonl")) != 8500:
-        generate(data, SynthConfig(n_train=8500, n_dev=500, n_test=1))
-
-    print("feature extraction (inference mode, channels-last images)", flush=True)
-    limits = {"fp32": result["matmul_gflops_fp32"], "bf16": result["matmul_gflops_bf16"]}
-    result["extraction"] = extraction_rows(data, limits, ["fp32", "bf16"] if bf16 else ["fp32"], args.quick)
-
-    print("data loading (decode + transform + tokenize + collate)", flush=True)
-    result["loader_items_per_s"] = round(loader_rate(data, args.quick, 0), 1)
-    result["loader_items_per_s_2_workers"] = round(loader_rate(data, args.quick, 2), 1)
-    best = "bf16" if bf16 else "fp32"
-    ext = {r["kind"]: r["items_per_s"] for r in result["extraction"]  # as memelib runs: dynamic padding
-           if r["preset"] == "offline" and r["dtype"] == best and "(max_length)" not in r["encoder"]}
-    offline_rate = 1 / (1 / ext["text"] + 1 / ext["image"])  # both encoders run on every meme
-    result["offline_extraction_items_per_s"] = round(offline_rate, 1)
-    result["loader_vs_extraction"] = round(result["loader_items_per_s"] / offline_rate, 2)
-    print(f"  {result['loader_items_per_s']} items/s (2 workers: {result['loader_items_per_s_2_workers']}); "
-          f"extraction {offline_rate:.1f} items/s; ratio {result['loader_vs_extraction']}", flush=True)
-
-    print("training", flush=True)
-    result.update(training_figures(data, args.quick))
-
-    print("single-meme prediction, full architecture", flush=True)
-    p50, p95 = predict_latency_ms(data, work)
-    result["predict_p50_ms"], result["predict_p95_ms"] = round(p50, 1), round(p95, 1)
-    print(f"  p50 {p50:.1f} ms, p95 {p95:.1f} ms", flush=True)
-
-    print("make demo (synth, validate, train offline concat, evaluate), cold, fp32 then the default precision", flush=True)
-    root = Path(__file__).resolve().parents[1]
-    result.update(demo_figures(root, work))
-
-    print("course notebooks' kernels: peak resident memory, run in order from an empty feature cache", flush=True)
-    result.update(notebook_figures(root))
-
+                              "torch": torch.__version__, "quick": args.quick, "sections": [s for s in SECTIONS if s in only]}
+    steps: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
+        ("matmul", "matmul rate (best of 2048 and 4096 square products)", matmul_figures),
+        ("extraction", "feature extraction (inference mode, channels-last images)",
+         lambda: extraction_figures(result, data_at_scale(work), args.quick)),
+        ("training", "training", lambda: training_figures(data_at_scale(work), args.quick)),
+        ("predict", "single-meme prediction, full architecture", lambda: predict_figures(data_at_scale(work), work)),
+        ("demo", "make demo (synth, validate, train offline concat, evaluate), cold, fp32 then the default precision",
+         lambda: demo_figures(root, work)),
+        ("explain", "one explanation (words + Grad-CAM + shares), offline preset, make demo's run", lambda: explain_figures(root, work)),
+        ("notebooks", "course notebooks' kernels: peak resident memory, run in order from an empty feature cache",
+         lambda: notebook_figures(root)),
+    ]
+    for name, title, figures in steps:
+        if name in only:
+            print(title, flush=True)
+            result.update(figures())
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -34,7 +34,7 @@ _EXPORTS = {
     "group_report": "metrics", "format_group_report": "metrics", "group_values": "annotations",
     "content_note": "course", "blur_image": "images", "label_rule": "captions",
     "save_run": "checkpoint", "load_run": "checkpoint", "load_head": "checkpoint", "CheckpointError": "errors", "write_json": "files",
-    "Predictor": "inference", "predict_probs": "inference",
+    "Predictor": "inference", "predict_probs": "inference", "explain": "explain", "Explanation": "explain",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

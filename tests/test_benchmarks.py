@@ -90,3 +90,9 @@ def test_demo_commands_peak_is_their_own_process():
     done, big = demo_vs.run_measured([sys.executable, "-c", alloc], capture_output=True, text=True)
     assert done.returncode == 3 and done.stdout == "ok\n"  # the command's status and output come through
     assert big - small > 90  # its 100 MB, not the wrapper's few
+
+
+def test_speed_refuses_an_unknown_section(tmp_path):
+    done = subprocess.run([sys.executable, str(BENCH / "speed.py"), "--only", "explain,warp", "--work",
+                           str(tmp_path)], capture_output=True, text=True, cwd=BENCH.parent, timeout=300)
+    assert done.returncode == 2 and "--only takes sections among" in done.stderr and "explain" in done.stderr

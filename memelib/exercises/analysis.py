@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .verdict import call, verdict
+from .verdict import call, call_numbers, verdict
 
 __all__ = ["check_precision_recall", "check_policy_threshold", "check_group_fpr", "check_bootstrap_interval"]
 
@@ -14,14 +14,11 @@ __all__ = ["check_precision_recall", "check_policy_threshold", "check_group_fpr"
 def check_precision_recall(fn: Callable[[Any], tuple[float, float]]) -> bool:
     """Notebook 06: `fn(cm) -> (precision, recall)` of the hateful class, cm = [[tn, fp], [fn, tp]]."""
     cm = [[50, 10], [20, 30]]
-    got, problem = call(fn, cm)
+    got, problem = call_numbers(fn, cm, n=2, what="two numbers: (precision, recall)")
     hint = "rows are true classes, columns predictions: precision = tp / (tp + fp), recall = tp / (tp + fn)."
     if problem:
         return verdict(False, problem, hint)
-    try:
-        p, r = (float(x) for x in got)
-    except (TypeError, ValueError):
-        return verdict(False, "return two numbers: (precision, recall)", hint)
+    p, r = got
     # exact fractions 3/4 and 3/5: 1e-6 accepts them in float32 or float64, on any CPU
     if np.allclose([p, r], [30 / 50, 30 / 40], atol=1e-6) and not np.allclose([p, r], [30 / 40, 30 / 50]):
         return verdict(False, "precision and recall are swapped", hint)
@@ -36,15 +33,13 @@ def check_group_fpr(fn: Callable[..., tuple[float, float]]) -> bool:
     labels = np.array([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1])
     preds = np.array([1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1])
     groups = np.array(["a", "a", "a", "a", "a", "b", "b", "b", "b", None, "b", None], dtype=object)
-    got, problem = call(fn, labels, preds, groups, "a")
+    got, problem = call_numbers(fn, labels, preds, groups, "a", n=2,
+                                what="two numbers: (FPR of the group, FPR of all other memes)")
     hint = ("keep the benign memes only (labels == 0); in the group (groups == group) and outside it, take the mean of "
             "preds == 1. A hateful meme is never a false positive, and memes without a group count as 'other'.")
     if problem:
         return verdict(False, problem, hint)
-    try:
-        fpr, others = (float(x) for x in got)
-    except (TypeError, ValueError):
-        return verdict(False, "return two numbers: (FPR of the group, FPR of all other memes)", hint)
+    fpr, others = got
     want = (2 / 4, 1 / 5)  # group a: 2 of its 4 benign memes flagged; the others: 1 of 5
     if np.allclose([fpr, others], [3 / 5, 2 / 7], atol=1e-6):
         return verdict(False, "you counted the hateful memes too: a false positive is a benign meme flagged", hint)
@@ -80,13 +75,9 @@ def check_policy_threshold(fn: Callable[..., float]) -> bool:
     hint = ("try the values of probs from the highest down; at each t, recall = the share of hateful memes "
             "(labels == 1) with probs >= t; return the first t whose recall is >= min_recall.")
     labels, probs = _policy_case(seed=0, n=10, decimals=3)  # 20 memes, 10 hateful
-    got, problem = call(fn, labels, probs, 0.9)
+    t, problem = call_numbers(fn, labels, probs, 0.9, what="one number, the threshold")
     if problem:
         return verdict(False, problem, hint)
-    try:
-        t = float(got)
-    except (TypeError, ValueError):
-        return verdict(False, f"return one number, the threshold (got {type(got).__name__})", hint)
     want = _policy_reference(labels, probs, 0.9)  # 0.488: 9 of the 10 hateful memes are at or above it
     # exact comparison: the threshold is one of the given probabilities, selected, never computed
     if t != want:
@@ -139,15 +130,12 @@ def check_bootstrap_interval(fn: Callable[..., tuple[float, float]]) -> bool:
     labels = rng.permutation(np.repeat([0, 1], [11, 3]))  # 14 memes, 3 hateful: 5 resamples of 100 hold none
     probs = np.round(np.clip(0.35 + 0.3 * labels + rng.normal(0, 0.2, 14), 0.01, 0.99), 3)
     n, seed = 100, 3
-    got, problem = call(fn, labels, probs, n, seed)
+    got, problem = call_numbers(fn, labels, probs, n, seed, n=2, what="two numbers: (low, high)")
     if problem:
         if "one class" in problem.lower():
             problem += " (a resample without a hateful meme, or without a benign one, has no AUROC: skip it)"
         return verdict(False, problem, hint)
-    try:
-        lo, hi = (float(x) for x in got)
-    except (TypeError, ValueError):
-        return verdict(False, "return two numbers: (low, high)", hint)
+    lo, hi = got
     if np.isnan([lo, hi]).any():
         return verdict(False, "your interval holds nan: skip the resamples that hold one class only", hint)
     aurocs = _bootstrap_aurocs(labels, probs, n, seed)

@@ -7,7 +7,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .verdict import call, verdict
+from .verdict import call, call_numbers, verdict
 
 __all__ = ["check_late_fusion", "check_auroc_pairs"]
 
@@ -68,13 +68,9 @@ def check_auroc_pairs(fn: Callable[[np.ndarray, np.ndarray], float]) -> bool:
     scores = np.array([0.8, 0.3, 0.8, 0.4, 0.4, 0.9, 0.1, 0.6, 0.3, 0.2])  # ties across the classes: 0.8, 0.4, 0.3
     hint = ("for every hateful score h and every benign score b, count 1 if h > b and 0.5 if h == b; divide by the "
             "number of pairs (hateful count x benign count). NumPy broadcasting: h[:, None] > b[None, :].")
-    got, problem = call(fn, labels.copy(), scores.copy())
+    value, problem = call_numbers(fn, labels.copy(), scores.copy())
     if problem:
         return verdict(False, problem, hint)
-    try:
-        value = float(got)
-    except (TypeError, ValueError):
-        return verdict(False, f"return one number, got {type(got).__name__}", hint)
     want = roc_auc_score(labels, scores)  # 17.5 / 24 = 0.7292: 16 pairs right, 3 ties, 5 wrong
     # an exact ratio of small integers: counted in float64 it comes out to 1e-15, in float32 (torch's default) to
     # ~1e-7; 1e-6 accepts both, and the near misses are at least 1/48 away

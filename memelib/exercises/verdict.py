@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["PLACEHOLDER", "verdict", "unfinished", "call", "check_tensor_fn"]
+__all__ = ["PLACEHOLDER", "verdict", "unfinished", "call", "call_numbers", "check_tensor_fn"]
 
 PLACEHOLDER = "...  # your code here"
 
@@ -35,6 +35,21 @@ def call(fn: Callable, *args: Any) -> tuple[Any, str]:
     if unfinished(result):
         return None, "your function returns nothing yet (replace the `...`)"
     return result, ""
+
+
+def call_numbers(fn: Callable, *args: Any, n: int = 1, what: str = "one number") -> tuple[Any, str]:
+    """`call(fn, *args)`, its result read as `n` numbers: (a float when n == 1, else a tuple of n floats, "")
+    or (None, what went wrong, e.g. "return two numbers: (low, high) (got str)")."""
+    got, problem = call(fn, *args)
+    if problem:
+        return None, problem
+    try:
+        values = (float(got),) if n == 1 else tuple(float(x) for x in got)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != n:
+        return None, f"return {what} (got {type(got).__name__})"
+    return (values[0] if n == 1 else values), ""
 
 
 def check_tensor_fn(
