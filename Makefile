@@ -22,7 +22,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cf
 AVX2 := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 LAPTOP_CACHE := $(CURDIR)/artifacts/.cache-laptop
 
-.PHONY: venv demo test test-laptop notebooks student lab bench bench-fusion demo-vs notebook-times clean test-browser
+.PHONY: venv demo test test-laptop notebooks student lab bench bench-fusion demo-vs notebook-times clean test-browser check
 
 venv: $(STAMP)
 
@@ -38,6 +38,13 @@ demo: $(STAMP)
 	$(PY) -m memelib validate $(DATA) > artifacts/validate.txt && tail -n 3 artifacts/validate.txt
 	$(PY) -m memelib train --data $(DATA) --out $(RUN) --preset offline --fusion concat --cache-dir artifacts/cache
 	$(PY) -m memelib evaluate $(RUN) --data $(DATA) --split dev --report-dir artifacts/demo-report
+
+# Pre-flight: one PASS/FAIL line per item (Python and packages, free RAM and disk, SynthMemes, JupyterLab and the
+# widget extension, the feature cache, every notebook's set-up cells in a Jupyter kernel), each failure with its fix.
+# The first run prepares what is missing (SynthMemes, the features: a few minutes); later runs take seconds.
+# CHECK_ARGS=--no-prepare only checks.
+check: $(STAMP)
+	$(PY) -m memelib.preflight $(CHECK_ARGS)
 
 # Unit tests, then every notebook run top to bottom and compared with its saved outputs (nbval);
 # then the notebooks again as on a laptop (test-laptop).

@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from .config import Config, override, preset
-from .files import atomic_write_text
-from .synthetic import FORMAT, SPLITS, SynthConfig, generate, is_synthmemes, load_meta
+from .synthetic import SynthConfig, generate, is_generated, is_synthmemes, load_meta
 
 __all__ = ["Course", "setup", "measured", "project_root", "ensure_synthmemes", "environment_report", "meme_kinds",
            "content_note"]
@@ -60,22 +59,13 @@ def project_root(start: str | Path | None = None) -> Path:
 
 
 def ensure_synthmemes(data_dir: str | Path, **synth_args: Any) -> bool:
-    """Generate SynthMemes in `data_dir` unless it already holds exactly that set. True when it generated."""
+    """Generate SynthMemes in `data_dir` unless it already holds exactly that set (its stamp, every split
+    complete: `synthetic.is_generated`). True when it generated."""
     cfg = SynthConfig(**synth_args)
-    folder = Path(data_dir)
-    marker, stamp = folder / ".synthconfig", f"SynthMemes format {FORMAT}: {cfg!r}"  # a new rule set regenerates
-    if marker.exists() and marker.read_text() == stamp and all(
-        (folder / f"{s}.jsonl").exists() and _count_lines(folder / f"{s}.jsonl") == cfg.size(s) for s in SPLITS
-    ):
+    if is_generated(data_dir, cfg):
         return False
-    generate(folder, cfg)
-    atomic_write_text(marker, stamp)
+    generate(data_dir, cfg)  # writes the stamp last
     return True
-
-
-def _count_lines(path: Path) -> int:
-    with open(path, "rb") as f:
-        return sum(1 for line in f if line.strip())
 
 
 def setup(

@@ -54,12 +54,12 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .captions import GROUPS, TRAIN_TEMPLATES, TEMPLATES, group_caption, label_rule, plain_caption
-from .files import atomic_write_bytes, write_jsonl
+from .files import atomic_write_bytes, atomic_write_text, write_jsonl
 from .scenes import SCENES, render_meme
 
 
 __all__ = ["SynthConfig", "generate", "load_meta", "render_meme", "label_rule", "GROUPS", "SCENES", "SPLITS", "FORMAT",
-           "KINDS", "META_KEYS", "META_FILE", "plan", "is_synthmemes"]
+           "KINDS", "META_KEYS", "META_FILE", "plan", "is_synthmemes", "is_generated", "stamp", "STAMP_FILE"]
 
 # Written in this order, ids going up across them; test.jsonl without labels, like the real test files.
 SPLITS = ("train", "dev", "test_seen", "test")
@@ -68,6 +68,7 @@ META_KEYS = ("id", "split", "kind", "group", "frame", "scene", "scene_seed", "va
              "triplet", "unseen")
 FIRST_ID = 10000  # the first meme id
 META_FILE = "meta.jsonl"  # how each meme was made; only a SynthMemes folder has one
+STAMP_FILE = ".synthconfig"  # written by generate; what ensure_synthmemes and make check look for
 FORMAT = 2  # the version of SynthMemes' rules: 2 added captions hateful alone, mentions, noise, bias, test_seen
 
 
@@ -278,4 +279,27 @@ def generate(out_dir: str | Path, cfg: SynthConfig | None = None, progress: bool
         write_jsonl(out / f"{split}.jsonl", rows)
     bar.close()
     write_jsonl(out / "meta.jsonl", [{k: m[k] for k in META_KEYS} for s in SPLITS for m in plans[s]])
+    atomic_write_text(out / STAMP_FILE, stamp(cfg))  # last: a folder with the stamp is complete
     return {s: len(plans[s]) for s in SPLITS}
+
+
+def stamp(cfg: SynthConfig) -> str:
+    """The text of a SynthMemes folder's `.synthconfig`: the rules' version and the configuration it was made with."""
+    return f"SynthMemes format {FORMAT}: {cfg!r}"
+
+
+def is_generated(folder: str | Path, cfg: SynthConfig | None = None) -> bool:
+    """True when `folder` holds exactly the SynthMemes set `cfg` (default: the course's) generates: its stamp, and
+    every split complete."""
+    cfg, folder = cfg or SynthConfig(), Path(folder)
+    marker = folder / STAMP_FILE
+    if not marker.is_file() or marker.read_text() != stamp(cfg):
+        return False
+    for split in SPLITS:
+        path = folder / f"{split}.jsonl"
+        if not path.is_file():
+            return False
+        with open(path, "rb") as f:
+            if sum(1 for line in f if line.strip()) != cfg.size(split):
+                return False
+    return True

@@ -275,3 +275,20 @@ def _texts_and_meta(folder, split):
     for line in (folder / f"{split}.jsonl").read_text().splitlines():
         row = json.loads(line)
         yield row["text"], meta[str(row["id"])]
+
+
+def test_generate_stamps_the_folder_so_the_course_reuses_it(tmp_path):
+    """`memelib synth` (make demo) and the notebooks' ensure_synthmemes agree on what a complete set is."""
+    from memelib.course import ensure_synthmemes
+    from memelib.synthetic import STAMP_FILE, is_generated, stamp
+
+    cfg = SynthConfig(n_train=12, n_dev=6, n_test=3, n_test_seen=3, image_size=32)
+    assert not is_generated(tmp_path, cfg)
+    generate(tmp_path, cfg)
+    assert (tmp_path / STAMP_FILE).read_text() == stamp(cfg) and is_generated(tmp_path, cfg)
+    args = dict(n_train=12, n_dev=6, n_test=3, n_test_seen=3, image_size=32)
+    assert ensure_synthmemes(tmp_path, **args) is False  # already there: nothing generated again
+    (tmp_path / "dev.jsonl").write_text("\n".join((tmp_path / "dev.jsonl").read_text().splitlines()[:-1]) + "\n")
+    assert not is_generated(tmp_path, cfg)  # a split cut short
+    assert ensure_synthmemes(tmp_path, **args) is True and is_generated(tmp_path, cfg)
+    assert not is_generated(tmp_path, SynthConfig(n_train=13, n_dev=6, n_test=3, n_test_seen=3, image_size=32))
