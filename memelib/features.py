@@ -31,7 +31,8 @@ from .data import make_loader
 from .model import MemeClassifier
 from .runtime import autocast, release_memory, resolve_precision
 
-__all__ = ["default_cache_dir", "encoder_fingerprint", "data_fingerprint", "extract_features", "cached_features", "feature_batches"]
+__all__ = ["default_cache_dir", "encoder_fingerprint", "data_fingerprint", "extract_features", "cache_path", "cached_features",
+           "feature_batches"]
 
 IMAGE_CHUNK = 8  # at most this many images per pass of the image tower during extraction on a CPU
 
@@ -118,6 +119,13 @@ def encode_images(model: MemeClassifier, pixel_values: torch.Tensor, chunk: int 
     return torch.cat([model.encode_image(part) for part in pixel_values.tensor_split(-(-n // chunk))])  # (B, Di)
 
 
+def cache_path(encoders: str, records: Sequence[Record], root: str | Path, cache_dir: str | Path, precision: str) -> Path:
+    """The cache file of the features of `records` (under `root`) by the encoders whose `encoder_fingerprint` is
+    `encoders`, computed in `precision` ("fp32" or "bf16", resolved): the same inputs, the same file."""
+    key = hashlib.blake2b((encoders + data_fingerprint(records, root) + precision).encode(), digest_size=16).hexdigest()
+    return Path(cache_dir) / f"{key}.safetensors"
+
+
 def cached_features(
     model: MemeClassifier,
     records: Sequence[Record],
@@ -132,10 +140,7 @@ def cached_features(
     device = torch.device(extract_kwargs.get("device", "cpu"))
     # the key names what actually runs ("auto" resolved), so bf16 and fp32 features never mix
     precision = extract_kwargs["precision"] = resolve_precision(device, extract_kwargs.get("precision", "auto"))
-    key = hashlib.blake2b(
-        (encoder_fingerprint(model) + data_fingerprint(records, root) + precision).encode(), digest_size=16
-    ).hexdigest()
-    path = cache_dir / f"{key}.safetensors"
+    path = cache_path(encoder_fingerprint(model), records, root, cache_dir, precision)
     if path.exists():
         try:
             stored = load_file(str(path))

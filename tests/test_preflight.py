@@ -15,7 +15,7 @@ import pytest
 from memelib import preflight
 from memelib.course import ensure_synthmemes
 from memelib.preflight import (check_data, check_disk, check_features, check_jupyterlab, check_python, check_ram,
-                               check_requirement, feature_cache_path, main, setup_cells)
+                               check_requirement, main, setup_cells)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX_DATA = "run `make check`"
@@ -109,19 +109,19 @@ def test_a_cold_feature_cache_fails_with_the_fix(tmp_path, monkeypatch):
 
 
 def test_the_cache_file_it_looks_for_is_the_one_cached_features_writes(synth_dir, tmp_path):
-    """The preflight computes the feature cache's key itself (to check without extracting); it must name the file
+    """The preflight asks features.cache_path for the cache file (to check without extracting); it must be the file
     memelib.features writes, or a prepared cache would look cold."""
     from memelib.annotations import read_split
     from memelib.config import preset
     from memelib.encoders import load_tokenizer
-    from memelib.features import cached_features, encoder_fingerprint
+    from memelib.features import cache_path, cached_features, encoder_fingerprint
     from memelib.model import build_model
 
     cfg = preset("tiny")
     model, records = build_model(cfg.model).eval(), read_split(synth_dir, "dev", require_labels=True)
     cached_features(model, records, synth_dir, load_tokenizer(cfg.model.text), tmp_path, log=lambda s: None,
                     progress=False, precision="fp32")
-    expected = feature_cache_path(encoder_fingerprint(model), records, synth_dir, tmp_path, "fp32")
+    expected = cache_path(encoder_fingerprint(model), records, synth_dir, tmp_path, "fp32")
     assert [p.name for p in tmp_path.iterdir()] == [expected.name]
 
 
@@ -167,7 +167,7 @@ def test_a_failing_or_dying_notebook_is_named_and_the_next_ones_still_run(tmp_pa
     assert not isinstance(kernel, str), kernel
     try:
         preflight.run_code(kernel, "pass", timeout=300)  # the kernel's warm-up imports are done
-        monkeypatch.setattr(preflight, "SETUP_TIMEOUT", 10)  # a dead kernel is noticed after 10 s, not 120
+        monkeypatch.setattr(preflight.kernel, "SETUP_TIMEOUT", 10)  # a dead kernel is noticed after 10 s, not 120
         lines = [v.line() for v in preflight.check_notebooks(kernel, tmp_path)]
     finally:
         kernel[1].stop_channels()

@@ -1,32 +1,21 @@
-"""Is this machine ready for the course? One verdict line per check, and how to fix each failure (`make check`).
-
-    python -m memelib.preflight [--root DIR] [--no-prepare]
-
-Checks Python and the packages pyproject.toml asks for; free memory and disk against what the course was
-measured to need; SynthMemes in data/synthmemes; JupyterLab and its widget extension; the offline preset's
-features in the cache the notebooks read; every notebook's set-up cells (imports and `course = setup(...)`),
-run in a real Jupyter kernel. It first prepares what is missing (generates SynthMemes, extracts the features:
-a few minutes, once), so a second run only checks; `--no-prepare` only checks. Exit status 0 when all pass.
-"""
+"""The checks of `make check` that need no Jupyter kernel: Python and packages, memory and disk, SynthMemes,
+JupyterLab and its widget extension, the feature cache. Each returns a `Verdict`."""
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import importlib.metadata
 import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable
 
-__all__ = ["Verdict", "main", "check_python", "check_requirement", "check_packages", "check_ram", "check_disk",
-           "check_data", "check_jupyterlab", "check_features", "feature_cache_path", "setup_cells"]
+__all__ = ["Verdict", "check_python", "check_requirement", "check_packages", "check_ram", "check_disk", "check_space",
+           "check_data", "check_jupyterlab", "check_features", "synthmemes_ready"]
 
 GB = 1024**3
 DATA = Path("data") / "synthmemes"  # the folder setup() gives the notebooks (memelib.course)
@@ -39,13 +28,7 @@ RAM_NEEDED_GB = 3.0
 # one before it replaces it. Run folders already there are rewritten in place: they count as space the course has.
 RUNS_GB, DISK_NEEDED_GB = 2.6, 3.2
 NOTEBOOK_SPLITS = ("train", "dev", "test_seen")  # fit's two (notebooks 04-08); test_seen, scored from the cache (07)
-SWITCH = "# ▶ SWITCH"  # the cell that ends every notebook's set-up
 WIDGETS = "@jupyter-widgets/jupyterlab-manager"  # the lab extension ipywidgets' widgets need
-KERNEL_ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}  # the notebooks run offline, as make does
-WARM_UP = "import memelib.course, memelib.features, memelib.model"  # torch, torchvision, transformers: the slow part
-SETUP_TIMEOUT = 120  # seconds a set-up cell may take (they take 0-5 s): a kernel that died is noticed after it
-PREPARE_TIMEOUT = 3600  # seconds for extracting the features (3 min measured on a busy 2-core machine)
-RESULT = "@preflight "  # starts the kernel's line that carries a Verdict as JSON
 FIX_VENV = 'reinstall the environment: .venv/bin/python -m pip install -e ".[dev]" (`make venv` makes a missing one)'
 FIX_DATA = "run `make check` (without --no-prepare it generates them, in seconds)"
 
@@ -159,15 +142,15 @@ def check_space(root: Path) -> list[Verdict]:
 def synthmemes_ready(folder: Path) -> bool:
     """The set the notebooks use, tested as `ensure_synthmemes` tests it (`synthetic.is_generated`: the stamp of
     today's rules and default sizes, every split complete), else the notebooks would generate it again."""
-    from .synthetic import is_generated
+    from ..synthetic import is_generated
 
     return is_generated(folder)
 
 
 def check_data(root: Path, prepare: bool) -> Verdict:
     """SynthMemes in data/synthmemes, complete and valid; generated first when missing and `prepare`."""
-    from .course import ensure_synthmemes
-    from .validation import validate
+    from ..course import ensure_synthmemes
+    from ..validation import validate
 
     folder, made = root / DATA, ""
     if prepare and not synthmemes_ready(folder):
@@ -229,24 +212,15 @@ def check_jupyterlab() -> Verdict:
 
 
 # -- The feature cache --------------------------------------------------------------------------------------------
-def feature_cache_path(encoders: str, records: Sequence[Any], data_dir: Path, cache_dir: Path, precision: str) -> Path:
-    """The file `memelib.features.cached_features` uses for these encoders (their `encoder_fingerprint`), records and
-    precision: its key, computed the same way (tests/test_preflight.py checks that the two agree)."""
-    from .features import data_fingerprint
-
-    key = hashlib.blake2b((encoders + data_fingerprint(records, data_dir) + precision).encode(), digest_size=16)
-    return Path(cache_dir) / f"{key.hexdigest()}.safetensors"
-
-
 def check_features(root: str | Path, prepare: bool, log: Callable[[str], None] = print) -> Verdict:
     """The offline preset's float32 features of the splits the notebooks train and score on, in the cache they read
     (artifacts/cache, or $MEMELIB_CACHE_DIR, as `course.setup` chooses); extracted first when `prepare`."""
-    from .annotations import read_split
-    from .config import preset
-    from .encoders import load_tokenizer
-    from .features import cached_features, encoder_fingerprint
-    from .model import build_model
-    from .runtime import resolve_device, resolve_precision
+    from ..annotations import read_split
+    from ..config import preset
+    from ..encoders import load_tokenizer
+    from ..features import cache_path, cached_features, encoder_fingerprint
+    from ..model import build_model
+    from ..runtime import resolve_device, resolve_precision
 
     data, cache = Path(root) / DATA, Path(os.environ.get("MEMELIB_CACHE_DIR") or Path(root) / "artifacts" / "cache")
     cfg = preset("offline", precision="fp32")  # as setup() makes it for the notebooks: float32 everywhere
@@ -255,7 +229,7 @@ def check_features(root: str | Path, prepare: bool, log: Callable[[str], None] =
     missing, t0 = [], time.perf_counter()
     for split in NOTEBOOK_SPLITS:
         records = read_split(data, split, require_labels=True)
-        path = feature_cache_path(encoders, records, data, cache, precision)
+        path = cache_path(encoders, records, data, cache, precision)
         if not path.exists() and prepare:
             log(f"      extracting the {split} features ({len(records)} memes) into {cache}: a minute or two, once")
             cached_features(model, records, data, load_tokenizer(cfg.model.text), cache, log=lambda s: None,
@@ -270,137 +244,3 @@ def check_features(root: str | Path, prepare: bool, log: Callable[[str], None] =
     return Verdict(True, f"feature cache: the offline preset's features of {splits} in {cache}{took}")
 
 
-# -- The notebooks' set-up cells, in one real Jupyter kernel ------------------------------------------------------
-def setup_cells(notebook: Path) -> list[str]:
-    """A notebook's code cells up to and including its `# ▶ SWITCH` cell (imports, `course = setup(...)`), or []."""
-    cells = []
-    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
-        if cell["cell_type"] == "code":
-            cells.append(cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"]))
-            if SWITCH in cells[-1]:
-                return cells
-    return []
-
-
-def start_kernel(root: Path) -> tuple[Any, Any] | str:
-    """A Python kernel as JupyterLab starts one (ipykernel, this environment's Python) in notebooks/, offline, set
-    to import torch and memelib while this process checks the rest; or why none started. jupyter_client directly:
-    nbclient would import nbformat, whose jsonschema takes 1-3 s to import."""
-    if not (root / "notebooks").is_dir():
-        return f"no notebooks folder in {root}"
-    try:
-        from jupyter_client.manager import start_new_kernel
-
-        km, kc = start_new_kernel(kernel_name="python3", cwd=str(root / "notebooks"), env={**os.environ, **KERNEL_ENV},
-                                  stderr=subprocess.DEVNULL, startup_timeout=120)  # stderr: ipykernel's TCP warning
-    except Exception as e:  # no jupyter_client or ipykernel, or the kernel died at start
-        return f"no Jupyter kernel starts ({type(e).__name__}: {e})"
-    kc.execute(WARM_UP, silent=True, store_history=False)  # its reply is skipped by the next cell's wait
-    return km, kc
-
-
-def run_code(kernel: tuple[Any, Any], code: str, timeout: float, echo: bool = False) -> tuple[str | None, str]:
-    """Run `code` in the kernel: (None, its printed output), or ("Error: message", output) when it raised or gave
-    no answer in `timeout` s (then the kernel is interrupted, or started afresh if it died). `echo` prints the
-    output as it comes (the feature extraction's progress)."""
-    km, kc = kernel
-    out: list[str] = []
-
-    def hook(msg: dict[str, Any]) -> None:
-        if msg["msg_type"] == "stream":
-            out.append(msg["content"]["text"])
-            if echo:
-                lines = msg["content"]["text"].splitlines(keepends=True)
-                print("".join(line for line in lines if not line.startswith(RESULT)), end="", flush=True)
-
-    try:
-        reply = kc.execute_interactive(code, timeout=timeout, output_hook=hook, store_history=False, allow_stdin=False)
-    except TimeoutError:  # still busy, or dead (a dead kernel never answers)
-        if km.is_alive():
-            km.interrupt_kernel()
-        else:
-            km.restart_kernel(now=True)
-            kc.wait_for_ready(timeout=120)
-        return f"TimeoutError: no answer in {timeout:.0f} s", "".join(out)
-    content = reply["content"]
-    return (f"{content['ename']}: {content['evalue']}" if content["status"] == "error" else None), "".join(out)
-
-
-def features_in_kernel(kernel: tuple[Any, Any], root: Path, prepare: bool) -> Verdict:
-    """`check_features` run in the kernel, where the notebooks' imports are done once for both, read back."""
-    code = ("import dataclasses, json\nfrom memelib.preflight import check_features\n"
-            f"print({RESULT!r} + json.dumps(dataclasses.asdict(check_features({str(root)!r}, {prepare!r}))))")
-    error, out = run_code(kernel, code, timeout=PREPARE_TIMEOUT if prepare else SETUP_TIMEOUT, echo=True)
-    result = next((line[len(RESULT):] for line in out.splitlines() if line.startswith(RESULT)), None)
-    if error or result is None:
-        return Verdict(False, f"feature cache: the check failed ({error or 'no result'})", FIX_VENV)
-    return Verdict(**json.loads(result))
-
-
-def check_notebooks(kernel: tuple[Any, Any], root: Path) -> list[Verdict]:
-    """Every notebook's set-up cells, one notebook after another in the same kernel (each imports again and calls
-    setup() again, so none leans on another): one PASS line, or a FAIL line per failing notebook."""
-    notebooks, failed, t0 = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")), [], time.perf_counter()
-    for notebook in notebooks:
-        cells = setup_cells(notebook)
-        if not cells:
-            failed.append(Verdict(False, f"{notebook.name} has no `{SWITCH}` cell", "start it as notebook 00 starts"))
-        for code in cells:
-            error, _ = run_code(kernel, code, timeout=SETUP_TIMEOUT)
-            if error:
-                fix = f"run them in JupyterLab (`make lab`) to see where; a missing module: {FIX_VENV}"
-                failed.append(Verdict(False, f"{notebook.name}'s set-up cells fail: {error[:200]}", fix))
-                break
-    if failed or not notebooks:
-        return failed or [Verdict(False, f"no notebooks in {root / 'notebooks'}", "run it in the course's folder")]
-    first, last = notebooks[0].name[:2], notebooks[-1].name[:2]
-    return [Verdict(True, f"set-up cells of {len(notebooks)} notebooks ({first}-{last}) run in a Jupyter kernel "
-                          f"in {time.perf_counter() - t0:.1f} s")]
-
-
-def kernel_checks(kernel: tuple[Any, Any] | str, root: Path, prepare: bool, data_ok: bool) -> list[Verdict]:
-    """The feature cache, then the notebooks' set-up cells, in one kernel (torch is imported once for both)."""
-    if not data_ok:  # both need SynthMemes, and setup() would generate them: not under --no-prepare
-        first = "fix the SynthMemes line first"
-        return [Verdict(False, "feature cache not checked: it needs SynthMemes", first),
-                Verdict(False, "notebooks' set-up cells not run: they need SynthMemes", first)]
-    if isinstance(kernel, str):
-        return [check_features(root, prepare), Verdict(False, kernel, FIX_VENV)]
-    return [features_in_kernel(kernel, root, prepare), *check_notebooks(kernel, root)]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run every check, print one line each (and how to fix each failure); 0 when all pass, else 1."""
-    parser = argparse.ArgumentParser(prog="python -m memelib.preflight", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=".", help="the course's folder (default: the current folder)")
-    parser.add_argument("--prepare", action=argparse.BooleanOptionalAction, default=True,
-                        help="generate SynthMemes and extract the features when missing (the default)")
-    args = parser.parse_args(argv)
-    root, t0, verdicts = Path(args.root).resolve(), time.perf_counter(), []
-    space = check_space(root)  # memory measured before the kernel takes some
-    ready = args.prepare or synthmemes_ready(root / DATA)  # else the kernel has nothing to run
-    kernel = start_kernel(root) if ready else "not started"
-
-    def report(found: list[Verdict]) -> None:
-        for verdict in found:
-            print(verdict.line(), flush=True)
-        verdicts.extend(found)
-
-    try:
-        report(check_packages(root))
-        report(space)
-        report([data := check_data(root, args.prepare)])
-        report([check_jupyterlab()])
-        report(kernel_checks(kernel, root, args.prepare, data.ok))
-    finally:
-        if not isinstance(kernel, str):
-            kernel[1].stop_channels()
-            kernel[0].shutdown_kernel(now=True)
-    failed, seconds = sum(not v.ok for v in verdicts), time.perf_counter() - t0
-    print(f"{failed} of {len(verdicts)} checks failed: fix the FAIL lines ({seconds:.1f} s)" if failed
-          else f"all {len(verdicts)} checks passed ({seconds:.1f} s)")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""python -m memelib.preflight: see memelib.preflight."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
