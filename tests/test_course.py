@@ -11,7 +11,7 @@ from memelib.course import content_note, ensure_synthmemes, environment_report, 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXPECTED = ["00_start_here", "01_tokens_and_masks", "02_tensors_and_shapes", "03_encoders", "04_fusion",
-            "05_training", "06_error_analysis", "07_fairness_and_test"]
+            "05_training", "06_error_analysis", "07_fairness_and_test", "08_explaining_predictions"]
 
 
 def test_project_root_found_from_notebooks_folder():
@@ -54,7 +54,7 @@ def test_environment_report_finds_the_offline_model():
     assert Path(report["offline text model"]).is_dir() and report["torch"]
 
 
-def test_all_eight_notebooks_exist():
+def test_all_nine_notebooks_exist():
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
 
