@@ -56,6 +56,7 @@ __all__ = ["Explanation", "WordScores", "explain", "word_attributions", "picture
 # 128 for 97.5%, 512 for all. So 32 first, doubled while the delta is too large, up to 512.
 DEFAULT_STEPS = 32
 MAX_STEPS = 512
+INTERNAL_BATCH = 32  # path points run through the text tower at once: memory stays that of 32 steps at 512
 TOLERANCE = 0.05  # the largest |delta| / |gap| accepted before doubling the steps
 METHODS = ("gradcam", "occlusion")  # how the picture's heat map is computed
 
@@ -140,7 +141,8 @@ def word_attributions(predictor: Predictor, text: str, pixel_values: torch.Tenso
     steps = n_steps
     while True:  # where the logit bends sharply along the path, more steps
         attr, delta = lig.attribute(input_ids, baselines=baseline, additional_forward_args=(attention_mask,),
-                                    target=1, n_steps=steps, return_convergence_delta=True)  # (1, L, D), (1,)
+                                    target=1, n_steps=steps, return_convergence_delta=True,
+                                    internal_batch_size=INTERNAL_BATCH)  # (1, L, D), (1,)
         if abs(float(delta[0])) <= tolerance * abs(gap) or 2 * steps > max_steps:
             break
         steps *= 2

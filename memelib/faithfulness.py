@@ -60,8 +60,10 @@ def heat_contrast(heatmap: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
 
 def randomised_head(predictor: Predictor, seed: int = 0) -> Predictor:
     """A copy of `predictor` whose fusion head's Linear layers are re-initialised at random (seeded); the
-    towers and the original predictor are untouched."""
-    model = copy.deepcopy(predictor.model)
+    towers are shared with the original (not copied, not changed) and the original predictor is untouched."""
+    model = copy.copy(predictor.model)  # shares the towers (they are not changed), so no second copy of them
+    model._modules = dict(model._modules)
+    model.fusion = copy.deepcopy(predictor.model.fusion)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:

@@ -53,3 +53,4 @@ def test_randomised_head_changes_only_a_copy_of_the_head(tiny_run):
     changed = {k for k, v in before.items() if not torch.equal(v, after[k])}
     assert changed and all(k.startswith("fusion.") for k in changed), changed
     assert {k for k in before if k.startswith("fusion.") and k.endswith("weight")} <= changed
+    assert r.model.text_encoder is p.model.text_encoder and r.model.fusion is not p.model.fusion  # towers shared
