@@ -29,7 +29,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import DistilBertConfig, get_linear_schedule_with_warmup
 
-from demo_vs import run_demo  # benchmarks/, next to this file
+from clip_speed import clip_figures  # benchmarks/, next to this file
+from demo_vs import run_demo
 from notebook_times import notebook_memory
 from memelib.annotations import read_split
 from memelib.checkpoint import save_run
@@ -90,7 +91,8 @@ def extraction_rows(data: Path, limits: dict[str, float | None], precisions: lis
         backbone = DistilBertConfig().to_dict() if preset_name == "full" else None  # random DistilBERT-base
         model = build_model(cfg, text_backbone_config=backbone).eval()
         tok = load_tokenizer(preset("offline").model.text)  # DistilBERT-uncased's vocabulary, offline
-        loader = make_loader(records, data, tok, cfg.image.image_size, cfg.text.max_length, batch_size=len(records))
+        loader = make_loader(records, data, tok, cfg.image.image_size, cfg.text.max_length, batch_size=len(records),
+                             preprocess=cfg.image.preprocess)
         pixels = next(iter(loader))["pixel_values"]
         text_name = cfg.text.name if preset_name == "offline" else "distilbert-base (random)"
         cases = []
@@ -264,7 +266,7 @@ def explain_figures(root: Path, work: Path, n: int = 20) -> dict[str, Any]:
     return result
 
 
-SECTIONS = ("matmul", "extraction", "training", "predict", "demo", "explain", "notebooks")
+SECTIONS = ("matmul", "extraction", "clip", "training", "predict", "demo", "explain", "notebooks")
 
 
 def data_at_scale(work: Path) -> Path:
@@ -328,6 +330,8 @@ def main() -> None:
         ("matmul", "matmul rate (best of 2048 and 4096 square products)", matmul_figures),
         ("extraction", "feature extraction (inference mode, channels-last images)",
          lambda: extraction_figures(result, data_at_scale(work), args.quick)),
+        ("clip", "the clip preset's towers (CLIP ViT-L/14 from its dimensions, random weights), fp32 and bf16 "
+                 "against the matmul rate of each", lambda: clip_figures(data_at_scale(work), args.quick)),
         ("training", "training", lambda: training_figures(data_at_scale(work), args.quick)),
         ("predict", "single-meme prediction, full architecture", lambda: predict_figures(data_at_scale(work), work)),
         ("demo", "make demo (synth, validate, train offline concat, evaluate), cold, fp32 then the default precision",

@@ -26,7 +26,7 @@ _EXPORTS = {
     "MemeDataset": "data", "MemeCollator": "data", "make_loader": "data", "image_transform": "data",
     "TextEncoder": "encoders", "ImageEncoder": "encoders", "load_tokenizer": "encoders",
     "offline_text_model_dir": "encoders", "ModelUnavailableError": "errors",
-    "FUSIONS": "fusion", "build_fusion": "fusion",
+    "FUSIONS": "fusion", "build_fusion": "fusion", "save_tiny_clip": "clip",
     "MemeClassifier": "model", "build_model": "model", "resolve_device": "runtime", "autocast": "runtime",
     "extract_features": "features", "cached_features": "features",
     "fit": "train", "seed_everything": "train",

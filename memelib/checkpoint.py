@@ -2,7 +2,7 @@
 
 A run folder holds
     model.safetensors   all weights (encoders and head), loadable without running any code
-    config.json         memelib's Config, the text backbone's architecture, the tuned threshold
+    config.json         memelib's Config, both towers' architectures and widths, the tuned threshold, its format version
     tokenizer/          the tokenizer's files, so that a run loads with no network
     history.json        per-epoch loss and dev metrics (memelib.train)
     metrics.json        dev metrics at 0.5 and at the tuned threshold
@@ -10,6 +10,10 @@ A run folder holds
 
 `load_run` rebuilds the architecture from config.json (no download) and loads the weights strictly:
 a file from another architecture, or a truncated one, fails with a message naming the problem.
+
+config.json's `format_version`: 1 recorded the text backbone only; 2 (since the CLIP towers) also records the
+image backbone (`image_backbone`) and the widths the head reads (`text_dim`, `image_dim`). Folders of both
+versions load; a folder from a newer memelib is refused with a message.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from .runtime import release_memory
 
 __all__ = ["read_json", "save_run", "load_run", "load_head"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def read_json(path: str | Path) -> Any:
@@ -63,10 +67,22 @@ def save_run(out_dir: str | Path, model: MemeClassifier, cfg: Config, tokenizer:
             "format_version": FORMAT_VERSION,
             "config": cfg.to_dict(),
             "text_backbone": model.text_encoder.backbone.config.to_dict(),
+            "image_backbone": _image_backbone(model),
+            "text_dim": model.text_encoder.out_dim,
+            "image_dim": model.image_encoder.out_dim,
             "threshold": float(threshold),
             "weights_sha256": _sha256(out / "model.safetensors"),
         },
     )
+
+
+def _image_backbone(model: MemeClassifier) -> dict:
+    """The image tower's architecture: a transformers config (CLIP's vision model), else its name and width."""
+    backbone = model.image_encoder.backbone
+    config = getattr(backbone, "config", None)
+    if config is not None:
+        return config.to_dict()
+    return {"name": model.cfg.image.name, "out_dim": model.image_encoder.out_dim}
 
 
 def _save_tokenizer(tokenizer: Any, folder: Path) -> None:
@@ -80,7 +96,8 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[M
 
     run, cfg, info, weights = _read_run(run_dir)
     try:
-        model = build_model(cfg.model, text_backbone_config=info["text_backbone"])
+        model = build_model(cfg.model, text_backbone_config=info["text_backbone"],
+                            image_backbone_config=info.get("image_backbone"))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{run / 'config.json'}: does not describe a memelib model ({e!r})") from e
     _load_weights(model, weights)
@@ -98,8 +115,12 @@ def load_head(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[
 
     run, cfg, info, weights = _read_run(run_dir)
     try:
-        text_dim = AutoConfig.for_model(**info["text_backbone"]).hidden_size  # TextEncoder.out_dim, no weights built
-        head = build_fusion(cfg.model.fusion, text_dim, IMAGE_ENCODERS[cfg.model.image.name][1])
+        if "text_dim" in info:  # format 2
+            text_dim, image_dim = info["text_dim"], info["image_dim"]
+        else:  # format 1: the text backbone's width, the CNN's from its name (no weights built)
+            text_dim = AutoConfig.for_model(**info["text_backbone"]).hidden_size
+            image_dim = IMAGE_ENCODERS[cfg.model.image.name][1]
+        head = build_fusion(cfg.model.fusion, int(text_dim), int(image_dim))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{run / 'config.json'}: does not describe a memelib model ({e!r})") from e
     _load_weights(head, weights, prefix="fusion.")
@@ -112,6 +133,10 @@ def _read_run(run_dir: str | Path) -> tuple[Path, Config, dict, Path]:
     if not run.is_dir():
         raise CheckpointError(f"{run}: not a run folder (it does not exist)")
     info = read_json(run / "config.json")
+    version = info.get("format_version", 1) if isinstance(info, dict) else None
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{run / 'config.json'}: format_version {version!r}; this memelib reads versions 1 to "
+                              f"{FORMAT_VERSION}. Fix: update memelib (git pull in its folder, then make venv) to load this run.")
     try:
         cfg = config_from_dict(info["config"])
     except (KeyError, TypeError, ValueError) as e:

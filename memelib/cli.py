@@ -134,6 +134,9 @@ def _add_train(t: argparse.ArgumentParser) -> None:
     t.add_argument("--train-split", default="train")
     t.add_argument("--dev-split", default="dev")
     t.add_argument("--text-model", help="Hugging Face id or local folder (overrides the preset)")
+    t.add_argument("--clip-model", metavar="ID_OR_DIR", help=(
+        "the CLIP checkpoint of the clip preset's two towers, a Hugging Face id or a local folder "
+        "(default openai/clip-vit-large-patch14; e.g. openai/clip-vit-base-patch32)"))
     t.add_argument("--pooling", choices=POOLINGS)
     t.add_argument("--image-encoder", choices=IMAGE_ENCODER_NAMES)
     t.add_argument("--image-weights", help="imagenet, none, or a local .safetensors/.pth file")
@@ -172,6 +175,7 @@ def _train(a: argparse.Namespace) -> int:
     cfg = preset(
         a.preset, fusion__name=a.fusion, freeze=a.freeze, epochs=a.epochs, lr=a.lr, batch_size=a.batch_size,
         seed=a.seed, device=a.device, precision=a.precision, text__name=a.text_model, pooling=a.pooling, image__name=a.image_encoder,
+        clip_model=a.clip_model,
         weights=a.image_weights, image_size=a.image_size, class_weights=a.class_weights, cache_dir=a.cache_dir,
         num_workers=a.num_workers,
     )

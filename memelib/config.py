@@ -1,6 +1,6 @@
 """Typed configuration for every stage, and the named presets.
 
-A preset is a named set of defaults (`full`, `offline`, `tiny`); command-line flags and keyword
+A preset is a named set of defaults (`full`, `offline`, `clip`, `tiny`); command-line flags and keyword
 arguments override single fields. Everything a run needs to rebuild its model is in `ModelConfig`,
 which is saved as JSON next to the weights (see `memelib.checkpoint`).
 
@@ -35,17 +35,17 @@ __all__ = [
 # The names of every choice, in one place that imports no torch: the command line offers exactly these,
 # and a test checks each list against the registry that builds them (memelib.fusion.FUSIONS,
 # memelib.encoders.IMAGE_ENCODERS, ...).
-FUSION_NAMES = ("concat", "late", "cross", "text", "image")  # fusion heads, memelib.fusion
-IMAGE_ENCODER_NAMES = ("resnet50", "resnet18", "tiny")  # image towers, memelib.encoders
-POOLINGS = ("cls", "mean")  # how the text tower turns its token vectors into one
+FUSION_NAMES = ("concat", "late", "cross", "align", "text", "image")  # fusion heads, memelib.fusion
+IMAGE_ENCODER_NAMES = ("resnet50", "resnet18", "tiny", "clip")  # image towers, memelib.encoders
+POOLINGS = ("cls", "mean", "eos")  # how the text tower turns its token vectors into one ("eos": CLIP's own)
 DEVICES = ("auto", "cpu", "cuda")  # memelib.runtime.resolve_device
 PRECISIONS = ("auto", "fp32", "bf16")  # memelib.runtime.autocast
 
 
 @dataclass
 class TextEncoderConfig:
-    name: str = "distilbert-base-uncased"  # Hugging Face id, local folder, "minilm" (bundled) or "tiny"
-    pooling: str = "cls"  # "cls": first-token vector; "mean": average of real (unmasked) tokens
+    name: str = "distilbert-base-uncased"  # Hugging Face id, local folder, "minilm" (bundled), "tiny", or "clip"
+    pooling: str = "cls"  # "cls": first-token vector; "mean": average of real tokens; "eos": CLIP's (clip only)
     max_length: int = 64  # captions longer than this many tokens are truncated
     # Only for name == "tiny" (random init, built in milliseconds, for tests):
     tiny_dim: int = 32  # hidden width D of the tiny DistilBERT
@@ -55,19 +55,23 @@ class TextEncoderConfig:
 
 @dataclass
 class ImageEncoderConfig:
-    name: str = "resnet50"  # "resnet50" (2048-d), "resnet18" (512-d) or "tiny" (small CNN, 64-d)
+    name: str = "resnet50"  # "resnet50" (2048-d), "resnet18" (512-d), "tiny" (small CNN, 64-d) or "clip"
     weights: str = "imagenet"  # "imagenet" (download once), "none" (random init) or a local file path
     image_size: int = 224  # images are resized to image_size x image_size pixels
+    # "squeeze": the whole meme resized to a square, ImageNet's mean and std (no part cut off);
+    # "clip": CLIP's own, the shorter side resized (bicubic), the centre cropped, CLIP's mean and std
+    preprocess: str = "squeeze"
     channels_last: bool = True  # memory layout that makes CPU convolutions faster
     init_seed: int = 0  # seed of the random init when weights == "none"
 
 
 @dataclass
 class FusionConfig:
-    name: str = "concat"  # "concat", "late", "cross", "text" or "image" (see memelib.fusion)
+    name: str = "concat"  # "concat", "late", "cross", "align", "text" or "image" (see memelib.fusion)
     hidden_dim: int = 512  # width of the MLP hidden layer
     dropout: float = 0.1  # dropout before the last linear layer
     cross_dim: int = 32  # "cross" only: each modality is projected to this many dims before the outer product
+    align_dim: int = 256  # "align" only: each modality is projected to this many dims, then multiplied element-wise
 
 
 @dataclass
@@ -76,6 +80,8 @@ class ModelConfig:
     image: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     num_classes: int = 2  # not hateful (0) / hateful (1)
+    # The CLIP checkpoint (Hugging Face id or local folder) both "clip" towers come from: one for both, never mixed
+    clip_model: str = "openai/clip-vit-large-patch14"
 
 
 @dataclass
@@ -124,12 +130,23 @@ PRESETS: dict[str, Config] = {
         ),
         train=TrainConfig(lr=1e-3, batch_size=32, epochs=30, patience=6),
     ),
+    # Both towers of one frozen CLIP checkpoint (ViT-L/14 by default, as Hate-CLIPper), its projected text and
+    # image embeddings (768 each for ViT-L/14), CLIP's tokenizer and image preprocessing; needs a download once
+    # (--clip-model picks another checkpoint or a local folder).
+    "clip": Config(
+        model=ModelConfig(
+            text=TextEncoderConfig(name="clip", pooling="eos", max_length=77),
+            image=ImageEncoderConfig(name="clip", weights="clip", image_size=224, channels_last=False, preprocess="clip"),
+            fusion=FusionConfig(hidden_dim=512, cross_dim=32, align_dim=512),
+        ),
+        train=TrainConfig(lr=1e-3, batch_size=32, epochs=10),
+    ),
     # Seconds on a CPU, for tests: tiny random DistilBERT (real tokenizer) + tiny CNN.
     "tiny": Config(
         model=ModelConfig(
             text=TextEncoderConfig(name="tiny", pooling="cls", max_length=32),
             image=ImageEncoderConfig(name="tiny", weights="none", image_size=32, channels_last=False),
-            fusion=FusionConfig(hidden_dim=32, cross_dim=8),
+            fusion=FusionConfig(hidden_dim=32, cross_dim=8, align_dim=16),
         ),
         train=TrainConfig(lr=1e-3, batch_size=16, epochs=2, patience=2),
     ),
@@ -181,5 +198,6 @@ def config_from_dict(d: dict[str, Any]) -> Config:
         image=ImageEncoderConfig(**m["image"]),
         fusion=FusionConfig(**m["fusion"]),
         num_classes=m.get("num_classes", 2),
+        clip_model=m.get("clip_model", ModelConfig.clip_model),  # run folders written before CLIP have none
     )
     return Config(model=model, train=TrainConfig(**d.get("train", {})))

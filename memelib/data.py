@@ -34,16 +34,35 @@ from torchvision import transforms
 from .annotations import Record
 from .images import open_image
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "image_transform", "MemeDataset", "MemeCollator", "make_loader",
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CLIP_MEAN", "CLIP_STD", "PREPROCESSING", "image_transform", "MemeDataset", "MemeCollator", "make_loader",
            "example_weight_tensor", "describe_example_weights", "cell_weights"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the statistics torchvision's pretrained CNNs were trained with
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# The colour statistics of CLIP's training images (OpenAI's preprocessing, kept by the CLIP checkpoints on the hub)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+PREPROCESSING = ("squeeze", "clip")  # ImageEncoderConfig.preprocess
 
 
-def image_transform(image_size: int) -> Callable[[Image.Image], torch.Tensor]:
-    """RGB PIL image -> (3, S, S) float tensor, normalised like ImageNet. The whole meme is squeezed
-    to a square (no crop) so that no part of the picture or its caption is cut off."""
+def image_transform(image_size: int, preprocess: str = "squeeze") -> Callable[[Image.Image], torch.Tensor]:
+    """RGB PIL image -> (3, S, S) float tensor.
+
+    "squeeze" (the CNN towers): the whole meme is squeezed to a square (no crop) so that no part of the
+    picture or its caption is cut off, then normalised like ImageNet. "clip": what CLIP was trained on,
+    and what a CLIP tower expects: the shorter side resized to S (bicubic), the centre S x S cropped,
+    normalised with CLIP's statistics. A wide meme loses its sides."""
+    if preprocess == "clip":
+        return transforms.Compose(
+            [
+                transforms.Resize(image_size, interpolation=transforms.InterpolationMode.BICUBIC, antialias=True),
+                transforms.CenterCrop(image_size),  # (3, S, S) from the middle of the picture
+                transforms.ToTensor(),
+                transforms.Normalize(CLIP_MEAN, CLIP_STD),
+            ]
+        )
+    if preprocess != "squeeze":
+        raise ValueError(f"unknown image preprocessing {preprocess!r}; choose one of {PREPROCESSING}")
     return transforms.Compose(
         [
             transforms.Resize((image_size, image_size), antialias=True),
@@ -58,10 +77,10 @@ class MemeDataset(Dataset):
     record's loss weight, when `weights` gives one per record)."""
 
     def __init__(self, records: Sequence[Record], root: str | Path, image_size: int,
-                 weights: Sequence[float] | None = None):
+                 weights: Sequence[float] | None = None, preprocess: str = "squeeze"):
         self.records = list(records)
         self.root = Path(root)
-        self.transform = image_transform(image_size)
+        self.transform = image_transform(image_size, preprocess)
         self.weights = None if weights is None else [float(w) for w in weights]  # in the order of `records`
         if self.weights is not None and len(self.weights) != len(self.records):
             raise ValueError(f"{len(self.weights)} weights for {len(self.records)} records")
@@ -121,12 +140,14 @@ def make_loader(
     pin_memory: bool = False,
     rank_world: tuple[int, int] = (0, 1),
     weights: Sequence[float] | None = None,
+    preprocess: str = "squeeze",
 ) -> DataLoader:
     """A DataLoader of collated batches; shuffling uses its own seeded generator (reproducible order).
     With `rank_world` = (rank, world) and world > 1, a DistributedSampler gives each process its share.
-    With `weights` (one per record), every batch also holds each meme's loss weight as "weight"."""
+    With `weights` (one per record), every batch also holds each meme's loss weight as "weight".
+    `preprocess` is the image tower's (`image_transform`)."""
     generator = torch.Generator().manual_seed(seed)
-    dataset = MemeDataset(records, root, image_size, weights)
+    dataset = MemeDataset(records, root, image_size, weights, preprocess)
     sampler = None
     if rank_world[1] > 1:
         sampler = DistributedSampler(dataset, num_replicas=rank_world[1], rank=rank_world[0], shuffle=shuffle, seed=seed)

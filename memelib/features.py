@@ -88,7 +88,7 @@ def extract_features(
     order = sorted(range(len(records)), key=lambda i: lengths[i])
     loader = make_loader(
         [records[i] for i in order], root, tokenizer, cfg.image.image_size, cfg.text.max_length, batch_size,
-        num_workers=num_workers, pin_memory=device.type == "cuda",
+        num_workers=num_workers, pin_memory=device.type == "cuda", preprocess=cfg.image.preprocess,
     )
     model.eval().to(device)
     text, image = [], []

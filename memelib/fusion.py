@@ -4,6 +4,9 @@
 - `late`:   one MLP per modality; their logits are added. Additive: f(text) + g(image).
 - `cross`:  Hate-CLIPper style. Project each vector to n dims, take the outer product (every text
             feature times every image feature, n*n numbers), then an MLP.
+- `align`:  Hate-CLIPper's other fusion. Project each vector to n dims, multiply them element-wise
+            (dimension i of the text times dimension i of the image, n numbers), then an MLP. Cheap,
+            and natural for aligned encoders (CLIP), whose dimension i means the same in both towers.
 - `text`, `image`: unimodal baselines that ignore the other modality.
 
 Every head has timm's `forward_head(text_features, image_features, pre_logits=False)`: the logits, or
@@ -22,7 +25,7 @@ from torch import Tensor, nn
 
 from .config import FUSION_NAMES, FusionConfig
 
-__all__ = ["mlp", "run_mlp", "FusionHead", "ConcatFusion", "LateFusion", "CrossFusion", "TextOnly", "ImageOnly", "FUSIONS", "build_fusion"]
+__all__ = ["mlp", "run_mlp", "FusionHead", "ConcatFusion", "LateFusion", "CrossFusion", "AlignFusion", "TextOnly", "ImageOnly", "FUSIONS", "build_fusion"]
 
 
 def mlp(in_dim: int, hidden_dim: int, dropout: float, out_dim: int) -> nn.Sequential:
@@ -87,6 +90,20 @@ class CrossFusion(FusionHead):
         return run_mlp(self.mlp, cross.flatten(1), pre_logits)  # (B, n*n) -> (B, 2), or (B, hidden)
 
 
+class AlignFusion(FusionHead):
+    def __init__(self, text_dim: int, image_dim: int, cfg: FusionConfig, num_classes: int = 2):
+        super().__init__()
+        n = cfg.align_dim
+        self.text_proj = nn.Linear(text_dim, n)  # the towers' widths differ (384/512 offline): one common width n
+        self.image_proj = nn.Linear(image_dim, n)
+        self.mlp = mlp(n, cfg.hidden_dim, cfg.dropout, num_classes)
+
+    def forward_head(self, text_features: Tensor, image_features: Tensor, pre_logits: bool = False) -> Tensor:
+        t = self.text_proj(text_features)  # (B, n)
+        v = self.image_proj(image_features)  # (B, n)
+        return run_mlp(self.mlp, t * v, pre_logits)  # (B, n) element-wise product -> (B, 2), or (B, hidden)
+
+
 class TextOnly(FusionHead):
     uses_image = False
 
@@ -115,6 +132,7 @@ FUSIONS: dict[str, type[FusionHead]] = {
     "concat": ConcatFusion,
     "late": LateFusion,
     "cross": CrossFusion,
+    "align": AlignFusion,
     "text": TextOnly,
     "image": ImageOnly,
 }

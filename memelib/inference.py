@@ -58,7 +58,7 @@ class Predictor:
         self.precision = precision  # "auto": bf16 autocast where the hardware supports it
         self.model, self.cfg, self.tokenizer, info = load_run(run_dir, self.device)
         self.threshold: float = info.get("threshold", 0.5)
-        self.transform = image_transform(self.cfg.model.image.image_size)
+        self.transform = image_transform(self.cfg.model.image.image_size, self.cfg.model.image.preprocess)
         self.collate = MemeCollator(self.tokenizer, self.cfg.model.text.max_length)
 
     def _item(self, image: str | Path | Image.Image, text: str) -> dict[str, Any]:
@@ -89,6 +89,6 @@ class Predictor:
             return predict_probs(self.model, feature_batches(features, no_labels, 256), self.device, precision=self.precision)
         loader = make_loader(
             records, root, self.tokenizer, self.cfg.model.image.image_size, self.cfg.model.text.max_length,
-            batch_size, pin_memory=self.device.type == "cuda",
+            batch_size, pin_memory=self.device.type == "cuda", preprocess=self.cfg.model.image.preprocess,
         )
         return predict_probs(self.model, loader, self.device, progress=progress, precision=self.precision)

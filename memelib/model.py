@@ -81,9 +81,12 @@ class MemeClassifier(nn.Module):
         return self
 
 
-def build_model(cfg: ModelConfig, text_backbone_config: dict | None = None) -> MemeClassifier:
-    """A model for `cfg` with pretrained encoder weights, or, given the text backbone's saved config,
-    the bare architecture (no download) ready for a run folder's weights (see memelib.checkpoint)."""
-    text_encoder = build_text_encoder(cfg.text, backbone_config=text_backbone_config)
-    image_encoder = build_image_encoder(cfg.image, load_weights=text_backbone_config is None)
+def build_model(cfg: ModelConfig, text_backbone_config: dict | None = None,
+                image_backbone_config: dict | None = None) -> MemeClassifier:
+    """A model for `cfg` with pretrained encoder weights, or, given the text backbone's saved config (and
+    for a CLIP image tower its saved config), the bare architecture (no download) ready for a run folder's
+    weights (see memelib.checkpoint). Both "clip" towers come from the one checkpoint `cfg.clip_model`."""
+    text_encoder = build_text_encoder(cfg.text, backbone_config=text_backbone_config, clip_model=cfg.clip_model)
+    image_encoder = build_image_encoder(cfg.image, load_weights=text_backbone_config is None, clip_model=cfg.clip_model,
+                                        backbone_config=image_backbone_config)
     return MemeClassifier(cfg, text_encoder, image_encoder)

@@ -259,7 +259,7 @@ def set_up(cfg: Config, data_dir: str | Path, out: Path, splits: tuple[str, str]
     if example_weights is not None:  # checked before any feature is extracted
         train.weights = example_weight_tensor(train.records, example_weights)  # (N,)
     model = build_model(cfg.model)  # pretrained encoders + a freshly seeded head
-    tokenizer = load_tokenizer(cfg.model.text)
+    tokenizer = load_tokenizer(cfg.model)
     truncated = count_truncated(tokenizer, train.records + dev.records, cfg.model.text.max_length)
     if truncated:
         log(f"{truncated} captions are longer than {cfg.model.text.max_length} tokens and are truncated")
@@ -317,7 +317,7 @@ def raw_batches(cfg: Config, model: MemeClassifier, tokenizer: Any, data_dir: st
     each process loads its share of every batch."""
     tc = cfg.train
     args = dict(tokenizer=tokenizer, image_size=cfg.model.image.image_size, max_length=cfg.model.text.max_length,
-                num_workers=tc.num_workers, pin_memory=d.device.type == "cuda")
+                num_workers=tc.num_workers, pin_memory=d.device.type == "cuda", preprocess=cfg.model.image.preprocess)
     train_loader = make_loader(train.records, data_dir, batch_size=max(1, tc.batch_size // d.world), shuffle=True,
                                seed=tc.seed, rank_world=(d.rank, d.world), weights=train.weights, **args)
     dev_loader = make_loader(dev.records, data_dir, batch_size=tc.batch_size, **args)

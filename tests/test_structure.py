@@ -21,10 +21,15 @@ MAX_FUNCTION_LINES = 60
 
 def test_the_name_lists_match_their_registries():
     assert list(config.FUSION_NAMES) == list(FUSIONS)
-    assert list(config.IMAGE_ENCODER_NAMES) == list(IMAGE_ENCODERS)
+    assert list(config.IMAGE_ENCODER_NAMES) == [*IMAGE_ENCODERS, "clip"]  # memelib.clip builds the last
     backbone = build_text_encoder(TextEncoderConfig(name="tiny")).backbone
     for pooling in config.POOLINGS:
-        TextEncoder(backbone, pooling)
+        if pooling == "eos":  # CLIP's own pooling: its text tower's, never DistilBERT's
+            assert preset("clip").model.text.pooling == "eos"
+            with pytest.raises(ValueError, match="CLIP's"):
+                TextEncoder(backbone, pooling)
+        else:
+            TextEncoder(backbone, pooling)
     with pytest.raises(ValueError):
         TextEncoder(backbone, "max")
     for precision in config.PRECISIONS:
@@ -39,7 +44,7 @@ def test_the_command_line_offers_exactly_the_registered_choices():
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     choices = {a.dest: list(a.choices) for a in train._actions if a.choices}
     assert choices["fusion"] == list(FUSIONS) and choices["preset"] == list(config.PRESETS)
-    assert choices["image_encoder"] == list(IMAGE_ENCODERS)
+    assert choices["image_encoder"] == list(config.IMAGE_ENCODER_NAMES)
     assert choices["device"] == list(config.DEVICES) and choices["precision"] == list(config.PRECISIONS)
 
 

@@ -232,7 +232,7 @@ def check_features(root: str | Path, prepare: bool, log: Callable[[str], None] =
         path = cache_path(encoders, records, data, cache, precision)
         if not path.exists() and prepare:
             log(f"      extracting the {split} features ({len(records)} memes) into {cache}: a minute or two, once")
-            cached_features(model, records, data, load_tokenizer(cfg.model.text), cache, log=lambda s: None,
+            cached_features(model, records, data, load_tokenizer(cfg.model), cache, log=lambda s: None,
                             device=device, progress=False, precision=precision)  # as fit and Predictor call it
         if not path.exists():
             missing.append(split)
