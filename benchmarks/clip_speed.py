@@ -8,7 +8,7 @@ more tokens per caption than CLIP's 49,408-word vocabulary gives, so the text ra
     python benchmarks/clip_speed.py [--device cuda] [--model openai/clip-vit-base-patch32] [--out FILE]
 
 `make bench` runs it as its "clip" section (CPU). The figure it reports: images/s and text/s in fp32 and in bf16
-autocast, the achieved GFLOP/s (FlopCounterMode) over the matmul rate of the same precision on the same device,
+autocast (the weights held in bf16, as memelib.features extracts), the achieved GFLOP/s (FlopCounterMode) over the matmul rate of the same precision on the same device,
 and the time the two towers imply for the 8,500 memes of Hateful Memes' train + dev.
 """
 
@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from memelib.annotations import read_split
 from memelib.clip import clip_config, tiny_clip_tokenizer
 from memelib.data import make_loader
-from memelib.runtime import autocast, bf16_supported
+from memelib.runtime import autocast, bf16_supported, frozen_bf16_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +85,8 @@ def clip_rows(data: Path, name: str, device: torch.device, batch: int, repeat: i
             with FlopCounterMode(display=False) as counter:
                 run()
             for precision in precisions:
-                with autocast(device, precision):
+                model = vision if tower == "image" else text
+                with autocast(device, precision), frozen_bf16_weights(model, device, precision):  # as extraction runs
                     seconds = _timed(run, device, repeat)
                 gflops = counter.get_total_flops() / seconds / 1e9
                 rows.append({"tower": tower, "dtype": precision, "batch": batch, "items_per_s": round(batch / seconds, 2),

@@ -67,6 +67,27 @@ def test_towers_match_transformers_clip(tiny_clip):
     torch.testing.assert_close(image, ref_image, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["clip", "offline"])
+def test_bf16_weights_held_for_extraction_change_nothing(tiny_clip, name):
+    """frozen_bf16_weights: the towers' bf16 autocast outputs are the same bit for bit, and every weight is
+    float32 again afterwards."""
+    from memelib.runtime import autocast, frozen_bf16_weights
+
+    cfg = clip_cfg(tiny_clip).model if name == "clip" else preset(name).model
+    model, cpu = build_model(cfg).eval(), torch.device("cpu")
+    tokens = load_tokenizer(cfg)(["zorblats at the beach", "a quibbit"], padding=True, return_tensors="pt")
+    batch = {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"],
+             "pixel_values": torch.randn(2, 3, cfg.image.image_size, cfg.image.image_size)}
+    with torch.inference_mode(), autocast(cpu, "bf16"):
+        before = model.forward_features(**batch)
+        with frozen_bf16_weights(model, cpu, "bf16"):
+            assert model.image_encoder.backbone.state_dict()[next(k for k in model.image_encoder.backbone.state_dict()
+                                                                 if k.endswith("weight"))].dtype == torch.bfloat16
+            held = model.forward_features(**batch)
+    assert all(torch.equal(a, b) for a, b in zip(before, held))
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
 def test_clip_preprocessing_crops_the_centre_with_clip_statistics():
     wide = Image.new("RGB", (64, 32), (255, 0, 0))
     wide.paste((0, 0, 255), (0, 0, 16, 32))  # a blue band on the left quarter, which the centre crop removes
