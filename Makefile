@@ -22,7 +22,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cf
 AVX2 := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 LAPTOP_CACHE := $(CURDIR)/artifacts/.cache-laptop
 
-.PHONY: venv demo test test-laptop notebooks student lab bench bench-fusion demo-vs notebook-times clean test-browser check
+.PHONY: venv demo test test-laptop notebooks student lab bench bench-fusion demo-vs notebook-times clean test-browser check hub test-hub
 
 venv: $(STAMP)
 
@@ -69,6 +69,23 @@ test-browser: $(STAMP)
 		apt-get update && apt-get install -y chromium; }
 	$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install -e ".[browser]"
 	$(PY) browser_tests/run_notebooks.py $(BROWSER_ARGS)
+
+# The course on JupyterHub for a workshop (README, "Running a workshop"): the learners listed in hub/learners.txt,
+# SynthMemes, student notebooks and warm features prepared once and shared read-only, each learner in their own
+# folder under artifacts/hub/learners/; on 127.0.0.1:8000 until Ctrl-C (HUB_IP=0.0.0.0 serves a room; settings in
+# hub/workshop.py). Installs JupyterHub (pip, the hub extra) and its proxy (npm, into hub/node_modules) when missing.
+hub: $(STAMP)
+	$(PY) -c "import jupyterhub, jupyterhub_idle_culler" 2>/dev/null || $(PY) -m pip install -e ".[hub]"
+	test -x hub/node_modules/.bin/configurable-http-proxy || npm ci --prefix hub --no-audit --no-fund
+	$(PY) hub/start.py
+
+# The hub under load: 3 learners (HUB_TEST_ARGS=--learners N) log in through its API and run notebook 04's student
+# copy at once; each must finish without error and write only in their own folder; everything is stopped by PID.
+# Seconds, memory and CPU per learner: artifacts/hub_load.json.
+test-hub: $(STAMP)
+	$(PY) -c "import jupyterhub, jupyterhub_idle_culler" 2>/dev/null || $(PY) -m pip install -e ".[hub]"
+	test -x hub/node_modules/.bin/configurable-http-proxy || npm ci --prefix hub --no-audit --no-fund
+	$(PY) hub/load_test.py $(HUB_TEST_ARGS)
 
 # Re-execute every notebook in place, refreshing its saved outputs.
 notebooks: $(STAMP)

@@ -8,12 +8,22 @@
 
 Switching a notebook to the real data and a GPU is one line: `setup("full", "../data/hateful_memes")`.
 Explained in notebook 00.
+
+On a workshop server (hub/, README "Running a workshop") several learners share one copy of the data and of
+the features, and each writes only in their own folder. The hub sets, for each learner:
+    MEMELIB_DATA_DIR           SynthMemes, shared and read-only: used as it is, never generated into
+    MEMELIB_SHARED_CACHE_DIR   a warm feature cache, shared and read-only: read first (memelib.features)
+    MEMELIB_ARTIFACTS_DIR      the learner's own artifacts folder: runs, small data sets
+    MEMELIB_CACHE_DIR          the learner's own feature cache: any feature the shared one lacks goes there
+    MEMELIB_STUDENT_DIR        the student notebooks `fresh_copy` copies from
+Unset, the course behaves as on one laptop: everything under the project's data/ and artifacts/.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +33,8 @@ import numpy as np
 from .config import Config, override, preset
 from .synthetic import SynthConfig, generate, is_generated, is_synthmemes, load_meta
 
-__all__ = ["Course", "setup", "measured", "project_root", "ensure_synthmemes", "environment_report", "meme_kinds",
-           "content_note"]
+__all__ = ["Course", "setup", "measured", "project_root", "ensure_synthmemes", "synthmemes_dir", "fresh_copy",
+           "environment_report", "meme_kinds", "content_note"]
 
 
 @dataclass
@@ -68,6 +78,46 @@ def ensure_synthmemes(data_dir: str | Path, **synth_args: Any) -> bool:
     return True
 
 
+def synthmemes_dir(root: str | Path) -> Path:
+    """SynthMemes' folder: the shared, read-only $MEMELIB_DATA_DIR when a workshop hub sets it (used as it is:
+    never generated into, so an incomplete one is an error that says so), else `root`/data/synthmemes,
+    generated there when missing."""
+    shared = os.environ.get("MEMELIB_DATA_DIR")
+    if not shared:
+        data_dir = Path(root) / "data" / "synthmemes"
+        ensure_synthmemes(data_dir)
+        return data_dir
+    if not is_generated(shared):
+        raise FileNotFoundError(
+            f"{shared} (set by MEMELIB_DATA_DIR) holds no complete SynthMemes, and a learner never writes into that "
+            f"shared folder. The teacher prepares it: `make hub` does, or `python -m memelib synth {shared}`; "
+            "or unset MEMELIB_DATA_DIR to use data/synthmemes in the project.")
+    return Path(shared)
+
+
+def fresh_copy(notebook: str, folder: str | Path | None = None) -> Path:
+    """A fresh student copy of `notebook` ("04", or its file name "04_fusion.ipynb") in `folder` (default: the
+    current folder), for a learner whose copy is broken; theirs is kept beside it as NAME-broken-N.ipynb.
+    The copies come from $MEMELIB_STUDENT_DIR (a workshop hub's shared set), else the project's student/
+    (`make student`). Returns the fresh notebook's path."""
+    source = Path(os.environ.get("MEMELIB_STUDENT_DIR") or project_root() / "student")
+    name = notebook if notebook.endswith(".ipynb") else None
+    found = [source / name] if name else sorted(source.glob(f"{notebook}*.ipynb"))
+    found = [p for p in found if p.is_file()]
+    if len(found) != 1:
+        some = ", ".join(p.name for p in sorted(source.glob("*.ipynb"))) or "none"
+        raise FileNotFoundError(f"{source}: {len(found)} student notebooks match {notebook!r} (there: {some}). "
+                                "Give one notebook's number or file name; on one laptop, `make student` writes them.")
+    target = Path(folder or Path.cwd()) / found[0].name
+    if target.exists():
+        n = 1
+        while (kept := target.with_name(f"{target.stem}-broken-{n}.ipynb")).exists():
+            n += 1
+        target.rename(kept)
+    shutil.copyfile(found[0], target)  # the content only: the shared copy's read-only mode is not copied
+    return target
+
+
 def setup(
     preset_name: str = "offline", data_dir: str | Path | None = None, device: str = "auto", precision: str = "fp32",
     **overrides: Any,
@@ -77,11 +127,10 @@ def setup(
     The notebooks compute in float32 (`precision="fp32"`) so that every learner's numbers match the
     printed ones whatever the CPU; the command line uses bf16 where the hardware supports it."""
     root = project_root()
-    artifacts = root / "artifacts"
+    artifacts = Path(os.environ.get("MEMELIB_ARTIFACTS_DIR") or root / "artifacts")  # a hub: the learner's own
     synthetic = data_dir is None
     if synthetic:
-        data_dir = root / "data" / "synthmemes"
-        ensure_synthmemes(data_dir)
+        data_dir = synthmemes_dir(root)
     data_dir = Path(data_dir).resolve()
     if not data_dir.is_dir():
         raise FileNotFoundError(f"{data_dir}: no such data folder. Put the Hateful Memes files there (img/ and *.jsonl) or use data_dir=None for SynthMemes.")

@@ -9,6 +9,10 @@ and (b) the data: every record's id, image path and text, and the bytes of every
 a new caption or an edited image, gives a new key, so a stale cache is never used. Files are
 safetensors in float16 (half the size, plenty of precision for a classifier head), written atomically.
 The head then trains on shuffled batches of them (`feature_batches`). Explained in notebook 03.
+
+On a workshop server, $MEMELIB_SHARED_CACHE_DIR names a warm cache that every learner reads and nobody
+writes (the teacher fills it once): a file found there is used as it is, and a feature it lacks is extracted
+into the learner's own cache folder.
 """
 
 from __future__ import annotations
@@ -29,10 +33,10 @@ from .annotations import Record
 from .checkpoint import atomic_save_safetensors
 from .data import make_loader
 from .model import MemeClassifier
-from .runtime import autocast, release_memory, resolve_precision
+from .runtime import autocast, frozen_bf16_weights, release_memory, resolve_precision
 
-__all__ = ["default_cache_dir", "encoder_fingerprint", "data_fingerprint", "extract_features", "cache_path", "cached_features",
-           "feature_batches"]
+__all__ = ["default_cache_dir", "shared_cache_dirs", "encoder_fingerprint", "data_fingerprint", "extract_features",
+           "cache_path", "cached_features", "feature_batches"]
 
 IMAGE_CHUNK = 8  # at most this many images per pass of the image tower during extraction on a CPU
 
@@ -40,6 +44,12 @@ IMAGE_CHUNK = 8  # at most this many images per pass of the image tower during e
 def default_cache_dir() -> Path:
     """$MEMELIB_CACHE_DIR, else ~/.cache/memelib/features."""
     return Path(os.environ.get("MEMELIB_CACHE_DIR") or Path.home() / ".cache" / "memelib" / "features")
+
+
+def shared_cache_dirs() -> list[Path]:
+    """The read-only caches named by $MEMELIB_SHARED_CACHE_DIR (several joined by os.pathsep), searched in that
+    order before a cache folder of one's own; none when it is unset."""
+    return [Path(d) for d in os.environ.get("MEMELIB_SHARED_CACHE_DIR", "").split(os.pathsep) if d]
 
 
 def encoder_fingerprint(model: MemeClassifier) -> str:
@@ -92,7 +102,7 @@ def extract_features(
     )
     model.eval().to(device)
     text, image = [], []
-    with autocast(device, precision):
+    with autocast(device, precision), frozen_bf16_weights(model, device, precision):  # the same numbers, faster
         for batch in tqdm(loader, desc="extracting features", disable=not progress, leave=False):
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             text.append(model.encode_text(batch["input_ids"], batch["attention_mask"]).float().cpu())  # (B, Dt)
@@ -135,26 +145,41 @@ def cached_features(
     log: Callable[[str], None] = print,
     **extract_kwargs: Any,
 ) -> dict[str, torch.Tensor]:
-    """`extract_features`, read from the cache when the same encoders already saw the same data."""
+    """`extract_features`, read from the cache when the same encoders already saw the same data: from the shared
+    caches first (`shared_cache_dirs`, never written), then from `cache_dir`, where new features are written."""
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     device = torch.device(extract_kwargs.get("device", "cpu"))
     # the key names what actually runs ("auto" resolved), so bf16 and fp32 features never mix
     precision = extract_kwargs["precision"] = resolve_precision(device, extract_kwargs.get("precision", "auto"))
     path = cache_path(encoder_fingerprint(model), records, root, cache_dir, precision)
-    if path.exists():
-        try:
-            stored = load_file(str(path))
-            if stored["text_features"].shape[0] == len(records) == stored["image_features"].shape[0]:
-                log(f"feature cache: found {path.name} ({len(records)} memes), reusing it")
-                return {k: v.float() for k, v in stored.items()}
-            log(f"feature cache: {path} does not match its data, rebuilding it")
-        except (SafetensorError, OSError, KeyError, ValueError) as e:
-            log(f"feature cache: {path} is unreadable ({e}), rebuilding it")
+    for shared in shared_cache_dirs():
+        stored = _read_cache(shared / path.name, len(records), log, "in the shared cache", "skipping it")
+        if stored is not None:
+            return stored
+    stored = _read_cache(path, len(records), log, "", "rebuilding it")
+    if stored is not None:
+        return stored
     log(f"feature cache: none for these encoders and data, extracting {len(records)} memes")
     features = extract_features(model, records, root, tokenizer, **extract_kwargs)
     atomic_save_safetensors(path, {k: _compact(v) for k, v in features.items()}, {"n": str(len(records))})
     # Return what the cache holds, so that a first run and a cached run train on identical numbers.
     return {k: _compact(v).float() for k, v in features.items()}
+
+
+def _read_cache(path: Path, n: int, log: Callable[[str], None], where: str,
+                otherwise: str) -> dict[str, torch.Tensor] | None:
+    """The features stored in `path` (float32) when it exists and holds `n` memes; else None, logged unless absent."""
+    if not path.exists():
+        return None
+    try:
+        stored = load_file(str(path))
+        if stored["text_features"].shape[0] == n == stored["image_features"].shape[0]:
+            log(f"feature cache: found {path.name}{' ' + where if where else ''} ({n} memes), reusing it")
+            return {k: v.float() for k, v in stored.items()}
+        log(f"feature cache: {path} does not match its data, {otherwise}")
+    except (SafetensorError, OSError, KeyError, ValueError) as e:
+        log(f"feature cache: {path} is unreadable ({e}), {otherwise}")
+    return None
 
 
 def _compact(x: torch.Tensor) -> torch.Tensor:
