@@ -41,7 +41,7 @@ from memelib.inference import Predictor
 from memelib.model import build_model
 from memelib.synthetic import SynthConfig, generate
 from memelib.features import feature_batches
-from memelib.runtime import autocast, bf16_supported
+from memelib.runtime import autocast, bf16_supported, frozen_bf16_weights
 from memelib.fusion import build_fusion
 from memelib.train import make_optimizer, train_one_epoch
 
@@ -105,7 +105,7 @@ def extraction_rows(data: Path, limits: dict[str, float | None], precisions: lis
             with torch.inference_mode():
                 n_flops = flops(run)
                 for precision in precisions:
-                    with autocast(CPU, precision):
+                    with autocast(CPU, precision), frozen_bf16_weights(model, CPU, precision):  # as extraction runs
                         seconds = timed(run, repeat=2 if quick else 3, min_seconds=0.5 if quick else 2.0)
                     gflops = n_flops / seconds / 1e9
                     limit = limits[precision]

@@ -165,11 +165,16 @@ def word_attributions(predictor: Predictor, text: str, pixel_values: torch.Tenso
     return WordScores(words, scores, float(delta[0]), gap, steps)
 
 
+def _is_vision_transformer(image_encoder: nn.Module) -> bool:
+    """True for CLIP's image tower (transformers' CLIPVisionModelWithProjection has a `vision_model`)."""
+    return hasattr(getattr(image_encoder, "backbone", image_encoder), "vision_model")
+
+
 def gradcam_layer(image_encoder: nn.Module) -> nn.Module:
     """The image tower's last convolutional block: ResNet's `layer4`, a `features` stack's last block,
     else the last Conv2d. A ValueError when the tower has no convolution (use method="occlusion")."""
     backbone = getattr(image_encoder, "backbone", image_encoder)
-    if hasattr(backbone, "vision_model"):  # CLIP's ViT: its only convolution cuts the picture into patches
+    if _is_vision_transformer(image_encoder):  # CLIP's ViT: its only convolution cuts the picture into patches
         raise ValueError("Grad-CAM needs a convolutional feature map and a vision transformer (CLIP) has none; "
                          "use method='occlusion', which works with any image tower")
     if isinstance(getattr(backbone, "layer4", None), nn.Module):
@@ -277,7 +282,7 @@ def explain(predictor: Predictor, image: str | Path | Image.Image, text: str, me
     pil = _rgb(image)
     other = None if counterfactual_image is None else _rgb(counterfactual_image)
     model = predictor.model
-    switched = method == "gradcam" and hasattr(getattr(model.image_encoder, "backbone", None), "vision_model")
+    switched = method == "gradcam" and _is_vision_transformer(model.image_encoder)
     method = "occlusion" if switched else method  # a ViT tower (CLIP) has no feature map for Grad-CAM
     batch = predictor.collate([{"text": text, "pixel_values": predictor.transform(pil), "label": -1}])
     word_scores, heatmap = None, None
