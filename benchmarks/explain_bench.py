@@ -1,10 +1,13 @@
 """How good and how fast are memelib.explain's explanations, on SynthMemes where the true causes are known.
 
-    python benchmarks/explain_bench.py --run RUN --data data/synthmemes [--split dev] [--out explain.json]
+    python benchmarks/explain_bench.py --run RUN [RUN ...] --data data/synthmemes [--split dev] [--out explain.json]
 
-RUN is a run folder trained on DATA, e.g. `memelib train --data data/synthmemes --out RUN --preset offline
---fusion concat`. Over the hateful memes of the split that the run classifies correctly (at its tuned
-threshold), it measures:
+Each RUN is a run folder trained on DATA, e.g. `memelib train --data data/synthmemes --out RUN --preset offline
+--fusion concat --seed S`; give several, trained with other seeds only (at least 3), for claims about a method
+rather than one model. For every run, over the split's hateful memes (the same memes for every run), the tests
+against SynthMemes' known causes (memelib.faithfulness.truth_row): the word test on all of them, Grad-CAM and
+occlusion's picture test on those whose label needs the picture, each beside its chance rate, then the mean and
+spread over the runs ("truth"). Over the first run's correctly classified hateful memes, it also measures:
 
 - words: the share whose top-scored word is the caption's group word or one of its template's frame words
   (memelib.captions.cause_words);
@@ -33,7 +36,7 @@ import torch
 
 from memelib.annotations import Record, read_split
 from memelib.explain import DEFAULT_STEPS, MAX_STEPS, TOLERANCE, explain, word_attributions
-from memelib.faithfulness import heat_contrast, letters_mask, randomised_head, top_word_kind
+from memelib.faithfulness import heat_contrast, letters_mask, randomised_head, top_word_kind, truth_row, truth_summary
 from memelib.images import open_image
 from memelib.inference import Predictor
 from memelib.scenes import render_meme
@@ -124,27 +127,45 @@ def summarise(rows: list[dict], methods: list[str]) -> dict[str, Any]:
     return summary
 
 
+def truth_over_runs(runs: list[str], records: list[Record], root: Path, meta: dict, sample: int | None) -> dict:
+    """Every run's truth_summary on the split's first `sample` hateful memes (all: None), occlusion on each,
+    and the mean and standard deviation over the runs."""
+    memes = [r for r in records if meta[r.id]["true_label"] == 1][:sample]
+    per_run = {}
+    for run in runs:
+        predictor = Predictor(run, device="cpu", precision="fp32")
+        per_run[run] = truth_summary([truth_row(predictor, r, root, meta, occlusion=True) for r in memes])
+        del predictor  # one model in memory at a time
+    keys = list(next(iter(per_run.values())))
+    values = {k: [s[k] for s in per_run.values()] for k in keys}
+    return {"memes": len(memes), "picture_memes": sum(meta[r.id]["kind"] == "hateful" for r in memes),
+            "per_run": per_run, "mean": {k: float(np.mean(v)) for k, v in values.items()},
+            "sd": {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in values.items()}}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", required=True, help="a run folder trained on --data")
+    p.add_argument("--run", required=True, nargs="+", help="run folders trained on --data (several seeds)")
     p.add_argument("--data", default="data/synthmemes", help="a SynthMemes folder (it has meta.jsonl)")
     p.add_argument("--split", default="dev")
     p.add_argument("--out", default="explain_bench.json", help="where the JSON summary goes")
     p.add_argument("--methods", default="gradcam,occlusion", help="heat map methods to compare on scene vs letters")
     p.add_argument("--sweep", type=int, default=120, help="memes of the split (any kind) whose needed integration "
                                                          "steps are counted, from 16 doubling (0: none)")
+    p.add_argument("--sample", type=int, help="the truth tests on the split's first N hateful memes (default: all)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, one per core); on a busy shared "
                                                "machine 1 avoids threads waiting on each other")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     root, methods = Path(a.data), a.methods.split(",")
-    predictor = Predictor(a.run, device="cpu")
     records, meta = read_split(root, a.split), load_meta(root)
+    result = {"runs": a.run, "data": str(root), "split": a.split, "default_steps": DEFAULT_STEPS, "max_steps": MAX_STEPS,
+              "threads": torch.get_num_threads(), "truth": truth_over_runs(a.run, records, root, meta, a.sample)}
+    predictor = Predictor(a.run[0], device="cpu")
     memes = hateful_correct(predictor, records, root, meta)
     rows = measure_memes(predictor, memes, root, meta, methods)
-    result = {"run": str(a.run), "data": str(root), "split": a.split, "default_steps": DEFAULT_STEPS, "max_steps": MAX_STEPS,
-              "threads": torch.get_num_threads(), **summarise(rows, methods)}
+    result.update(summarise(rows, methods))
     result["randomised_head"] = randomised_head_check(predictor, rows, root, {r.id: r for r in records})
     if a.sweep:
         result["steps_needed"] = steps_needed(predictor, records[:a.sweep], root)

@@ -50,7 +50,7 @@ from .inference import Predictor, predict_probs
 from .model import MemeClassifier
 
 __all__ = ["Explanation", "WordScores", "explain", "word_attributions", "picture_heatmap", "modality_shares",
-           "gradcam_layer", "DEFAULT_STEPS", "MAX_STEPS", "TOLERANCE", "METHODS"]
+           "gradcam_layer", "eval_mode", "DEFAULT_STEPS", "MAX_STEPS", "TOLERANCE", "METHODS"]
 
 # Integrated gradients' steps (Gauss-Legendre). Measured on the offline preset (concat head, first 120 dev memes,
 # benchmarks/explain_bench.py): |delta| <= 5% of |gap| at 16 steps for 60% of memes, at 32 for 85%, 64 for 94%,
@@ -89,7 +89,7 @@ class Explanation:
 
 
 @contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
+def eval_mode(model: nn.Module) -> Iterator[None]:
     """Eval mode (no dropout, BatchNorm's running statistics) while explaining; afterwards every module's
     training flag is what it was (MemeClassifier.train would keep locked towers in eval mode, so the flags
     are put back one by one)."""
@@ -286,7 +286,7 @@ def explain(predictor: Predictor, image: str | Path | Image.Image, text: str, me
     method = "occlusion" if switched else method  # a ViT tower (CLIP) has no feature map for Grad-CAM
     batch = predictor.collate([{"text": text, "pixel_values": predictor.transform(pil), "label": -1}])
     word_scores, heatmap = None, None
-    with _eval_mode(model), torch.enable_grad():
+    with eval_mode(model), torch.enable_grad():
         if model.fusion.uses_text:
             word_scores = word_attributions(predictor, text, batch["pixel_values"], n_steps, max(n_steps, max_steps))
         if model.fusion.uses_image:

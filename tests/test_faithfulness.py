@@ -5,7 +5,9 @@ import torch
 
 from memelib.annotations import read_split
 from memelib.captions import cause_words
-from memelib.faithfulness import heat_contrast, letters_mask, randomised_head, top_word_kind
+from memelib.explain import explain
+from memelib.faithfulness import (PICTURE_KINDS, heat_contrast, letters_mask, randomised_head, scene_chance,
+                                  top_word_kind, truth_row, truth_summary, word_chance)
 from memelib.images import open_image
 from memelib.inference import Predictor
 from memelib.synthetic import load_meta
@@ -54,3 +56,47 @@ def test_randomised_head_changes_only_a_copy_of_the_head(tiny_run):
     assert changed and all(k.startswith("fusion.") for k in changed), changed
     assert {k for k in before if k.startswith("fusion.") and k.endswith("weight")} <= changed
     assert r.model.text_encoder is p.model.text_encoder and r.model.fusion is not p.model.fusion  # towers shared
+
+
+def test_word_chance_is_the_share_of_cause_words():
+    text = next(t for t in ("zorblats are vermin", "zorblats will never have this") if cause_words(t)[0])
+    group, frame = cause_words(text)
+    words = text.split()
+    causes = sum(w == group or w in frame for w in words)
+    assert word_chance(words, text) == causes / len(words) and 0 < causes < len(words)
+    assert word_chance([], text) == 0.0
+
+
+def test_scene_chance_of_random_coarse_maps():
+    half = np.zeros((32, 32), bool)
+    half[16:] = True  # letters on the bottom half: a random map is as likely hotter on either half
+    assert 0.4 < scene_chance(half, grid=4, draws=400) < 0.6
+    assert scene_chance(half, grid=4, draws=400) == scene_chance(half, grid=4, draws=400)  # seeded
+    corner = np.zeros((32, 32), bool)
+    corner[:2, :2] = True  # a tiny patch of letters: its mean swings more than the scene's, still about even
+    assert 0.3 < scene_chance(corner, grid=4, draws=400) < 0.7
+
+
+def test_truth_rows_and_summary(tiny_run, synth_dir):
+    predictor = Predictor(tiny_run, device="cpu", precision="fp32")
+    meta = load_meta(synth_dir)
+    hateful = [r for r in read_split(synth_dir, "dev") if meta[r.id]["true_label"] == 1][:4]
+    kinds = {meta[r.id]["kind"] for r in hateful}
+    assert hateful and kinds <= {"hateful", "hateful_caption"}
+    before = {k: v.clone() for k, v in predictor.model.state_dict().items()}
+    rows = [truth_row(predictor, r, synth_dir, meta, occlusion=i == 0) for i, r in enumerate(hateful)]
+    assert all(torch.equal(v, predictor.model.state_dict()[k]) for k, v in before.items())  # the model untouched
+    assert [r["occlusion"] is not None for r in rows] == [True] + [False] * (len(rows) - 1)
+    for row, r in zip(rows, hateful):
+        assert row["needs_picture"] == (meta[r.id]["kind"] in PICTURE_KINDS)
+        assert row["top_kind"] in ("group", "frame", "other") and len(row["words"]) == len(row["word_scores"])
+        assert 0 <= row["word_chance"] <= 1 and 0 <= row["scene_chance"] <= 1
+    summary = truth_summary(rows)
+    picture = [r for r in rows if r["needs_picture"]]
+    assert summary["words: top word is a cause"] == np.mean([r["top_kind"] != "other" for r in rows])
+    if picture:
+        assert summary["Grad-CAM: scene hotter"] == np.mean([r["gradcam"][0] > r["gradcam"][1] for r in picture])
+    expl = explain(predictor, open_image(synth_dir / hateful[0].img), hateful[0].text)
+    reused = truth_row(predictor, hateful[0], synth_dir, meta, explanation=expl)
+    assert reused["word_scores"] == expl.word_scores and reused["gradcam"] == heat_contrast(
+        expl.heatmap, letters_mask(meta[hateful[0].id], hateful[0].text, 64))
