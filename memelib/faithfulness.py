@@ -114,8 +114,8 @@ def randomised_head(predictor: Predictor, seed: int = 0) -> Predictor:
 def truth_row(predictor: Predictor, record: Record, data_dir: str | Path, meta: dict, occlusion: bool = False,
               explanation: Explanation | None = None) -> dict[str, Any]:
     """One hateful SynthMeme's explanation tested against its known causes: the top word's kind (and the word
-    scores), Grad-CAM's (scene, letters) heat per pixel, occlusion's too when `occlusion` (225 runs of the model),
-    and each test's chance rate. The words and the Grad-CAM map of `explanation` (explain's, method "gradcam") are
+    scores), Grad-CAM's (scene, letters) heat per pixel, occlusion's too when `occlusion` and the label needs the
+    picture (225 runs of the model), and each test's chance rate. The words and the Grad-CAM map of `explanation` (explain's, method "gradcam") are
     reused when given; else integrated gradients take DEFAULT_STEPS steps, never doubled (the top word, all the test
     reads, is settled long before the scores add up to 5% of the gap). The model is left as it was."""
     picture = open_image(Path(data_dir) / record.img)
@@ -128,9 +128,10 @@ def truth_row(predictor: Predictor, record: Record, data_dir: str | Path, meta: 
             gradcam = picture_heatmap(predictor, ids, mask, pixels, "gradcam")  # (S, S)
         else:
             words, scores, gradcam = explanation.words, explanation.word_scores, explanation.heatmap
-        occluded = picture_heatmap(predictor, ids, mask, pixels, "occlusion") if occlusion else None
+        kind = meta[record.id]["kind"]
+        wanted = occlusion and kind in PICTURE_KINDS  # only the picture test reads it
+        occluded = picture_heatmap(predictor, ids, mask, pixels, "occlusion") if wanted else None
     letters = letters_mask(meta[record.id], record.text, picture.size[0])  # (S, S)
-    kind = meta[record.id]["kind"]
     return {"id": record.id, "kind": kind, "needs_picture": kind in PICTURE_KINDS, "words": words,
             "word_scores": scores, "top_kind": top_word_kind(words, scores, record.text),
             "word_chance": word_chance(words, record.text),
