@@ -36,7 +36,8 @@ import torch
 
 from memelib.annotations import Record, read_split
 from memelib.explain import DEFAULT_STEPS, MAX_STEPS, TOLERANCE, explain, word_attributions
-from memelib.faithfulness import heat_contrast, letters_mask, randomised_head, top_word_kind, truth_row, truth_summary
+from memelib.faithfulness import (PICTURE_KINDS, heat_contrast, letters_mask, randomised_head, top_word_kind, truth_row,
+                                  truth_summary)
 from memelib.images import open_image
 from memelib.inference import Predictor
 from memelib.scenes import render_meme
@@ -138,7 +139,7 @@ def truth_over_runs(runs: list[str], records: list[Record], root: Path, meta: di
         del predictor  # one model in memory at a time
     keys = list(next(iter(per_run.values())))
     values = {k: [s[k] for s in per_run.values()] for k in keys}
-    return {"memes": len(memes), "picture_memes": sum(meta[r.id]["kind"] == "hateful" for r in memes),
+    return {"memes": len(memes), "picture_memes": sum(meta[r.id]["kind"] in PICTURE_KINDS for r in memes),
             "per_run": per_run, "mean": {k: float(np.mean(v)) for k, v in values.items()},
             "sd": {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in values.items()}}
 

@@ -33,7 +33,8 @@ import numpy as np
 from .config import Config, override, preset
 from .synthetic import SynthConfig, generate, is_generated, is_synthmemes, load_meta
 
-__all__ = ["Course", "setup", "measured", "expect", "STRICT_VARIABLE", "project_root", "ensure_synthmemes", "synthmemes_dir", "fresh_copy",
+__all__ = ["Course", "setup", "measured", "expect", "STRICT_VARIABLE", "project_root", "ensure_synthmemes",
+           "synthmemes_dir", "fresh_copy",
            "environment_report", "meme_kinds", "content_note"]
 
 
